@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { ensureDataset } from '@cifar-dist/data';
+import { tf } from '@cifar-dist/model';
+import {
+  SocketCoordinatorServer,
+  WorkerPool,
+  formatRunReport,
+  runTraining,
+  type RunReport,
+  type TrainConfig,
+} from '@cifar-dist/training';
+import { createProgress } from './progress.js';
+
+export interface CoordinatorRun {
+  port: number;
+  out: string;
+  /** Resolves with the report when both phases are done; rejects on a failed run. */
+  done: Promise<RunReport>;
+  /** Stops serving (workers are told to shut down). */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  config: TrainConfig;
+  out: string;
+  host: string;
+  port: number;
+  token?: string;
+  resume: boolean;
+  requestTimeoutMs: number;
+  log: (msg: string) => void;
+  /** Print the end-of-run text report on stdout. */
+  printReport?: boolean;
+}
+
+/** Largest frame: the 14-class weights (5 MB) plus a generous shard of images, with headroom. */
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Starts the coordinator: makes sure the data is there (downloading it when the directory is
+ * empty), opens the socket.io endpoint, and runs both phases as soon as workers join.
+ */
+export async function startCoordinator(opts: StartOptions): Promise<CoordinatorRun> {
+  const { config, log } = opts;
+  // The coordinator only builds, averages and saves: the cpu backend is enough and always there.
+  // Prod mode also silences tfjs's "install tfjs-node" banner, which does not apply to us.
+  tf.enableProdMode();
+  await tf.setBackend('cpu');
+  await ensureDataset(config.dataDir, 'cifar10', { log });
+  await ensureDataset(config.dataDir, 'cifar100', { log });
+  await mkdir(opts.out, { recursive: true });
+  const pool = new WorkerPool();
+  pool.on('join', (link) => log(`worker ${link.info.workerId} joined (${link.info.backend}, ${link.info.device}, pid ${link.info.pid}); ${pool.size} live`));
+  pool.on('leave', (link, reason) => log(`worker ${link.info.workerId} left: ${reason}; ${pool.size} live`));
+  const server = new SocketCoordinatorServer({
+    host: opts.host,
+    port: opts.port,
+    ...(opts.token ? { token: opts.token } : {}),
+    maxMessageBytes: MAX_MESSAGE_BYTES,
+    requestTimeoutMs: opts.requestTimeoutMs,
+    pool,
+    runId: randomUUID(),
+    log,
+  });
+  const port = await server.start();
+  log(`coordinator listening on ${opts.host}:${port}, run directory ${path.resolve(opts.out)}`);
+  const progress = createProgress(pool, log);
+  const done = (async () => {
+    try {
+      const report = await runTraining({
+        config,
+        pool,
+        out: opts.out,
+        resume: opts.resume,
+        hooks: { log: progress.log, onStep: progress.onStep, onEpochStart: progress.onEpochStart },
+      });
+      const first = pool.live()[0];
+      report.backend = first?.info.backend ?? report.backend;
+      progress.stop();
+      if (opts.printReport !== false) process.stdout.write(`${formatRunReport(report)}\n`);
+      log(`report written to ${path.join(opts.out, 'report.json')}`);
+      return report;
+    } finally {
+      progress.stop();
+      await server.close();
+    }
+  })();
+  return { port, out: opts.out, done, close: () => server.close() };
+}

@@ -1,0 +1,102 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { countGpus } from '@cifar-dist/model';
+import { addTrainOptions, configFromOptions, defaultRunDir, type CoordinatorOptions } from './options.js';
+import { startCoordinator } from './coordinator.js';
+import { exitCodeFor } from './exit-codes.js';
+import { createLog } from './log.js';
+
+interface LaunchOptions extends CoordinatorOptions {
+  workers?: number;
+  backend?: string;
+}
+
+const WORKER_MAIN = fileURLToPath(new URL('../../worker/src/main.ts', import.meta.url));
+const WORKER_TSCONFIG = fileURLToPath(new URL('../../worker/tsconfig.json', import.meta.url));
+
+/** Starts local worker i as its own process (tsx loader), pinned to GPU i when there are GPUs. */
+function spawnWorker(i: number, url: string, o: LaunchOptions, gpus: number, token?: string): ChildProcess {
+  const args = ['--import', import.meta.resolve('tsx'), WORKER_MAIN, '--connect', url, '--worker-id', `w${i}`];
+  if (o.backend) args.push('--backend', o.backend);
+  if (gpus > 0) args.push('--gpu', String(i % gpus));
+  return spawn(process.execPath, args, {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: {
+      ...process.env,
+      TSX_TSCONFIG_PATH: WORKER_TSCONFIG,
+      ...(token ? { CIFAR_DIST_TOKEN: token } : {}),
+    },
+  });
+}
+
+/**
+ * `npm run train -- [options]`: like `torchrun --nproc_per_node`, runs the coordinator in this
+ * process and `--workers N` local worker processes, waits for the run, exits non-zero on failure.
+ */
+async function main(argv: string[]): Promise<void> {
+  const program = addTrainOptions(new Command('train').description('Train the reference CNN on CIFAR-10, then fine-tune it, with N local data-parallel workers'))
+    .option('--workers <n>', 'local worker processes (default: GPUs when a GPU backend is usable, else CPU cores)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('--workers must be a positive integer');
+      return n;
+    })
+    .option('--backend <name>', 'force the workers\' backend: tensorflow-gpu, tensorflow, wasm or cpu');
+  program.parse(argv);
+  const o = program.opts<LaunchOptions>();
+  const log = createLog('train');
+  const gpus = o.backend === undefined || o.backend === 'tensorflow-gpu' ? countGpus() : 0;
+  const workers = o.workers ?? (gpus > 0 ? gpus : availableParallelism());
+  const out = typeof o.resume === 'string' ? o.resume : o.out ?? defaultRunDir();
+  const token = o.token ?? process.env['CIFAR_DIST_TOKEN'];
+  const run = await startCoordinator({
+    config: configFromOptions(o),
+    out,
+    host: o.host,
+    port: o.port,
+    ...(token ? { token } : {}),
+    resume: Boolean(o.resume),
+    requestTimeoutMs: o.requestTimeout,
+    log: createLog('coordinator'),
+  });
+  const url = `http://${o.host === '0.0.0.0' ? '127.0.0.1' : o.host}:${run.port}`;
+  log(`starting ${workers} worker process(es)${gpus > 0 ? ` on ${gpus} GPU(s)` : ''} -> ${url}`);
+  const children = Array.from({ length: workers }, (_, i) => spawnWorker(i, url, o, gpus, token));
+  let failed = false;
+  const exits = children.map(
+    (child, i) =>
+      new Promise<void>((resolve) => {
+        child.on('exit', (code, signal) => {
+          if (code !== 0) log(`worker w${i} exited with ${signal ?? code}`);
+          resolve();
+        });
+      }),
+  );
+  const stop = (): void => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  };
+  process.once('SIGINT', () => {
+    log('interrupted: stopping workers (resume later with --resume)');
+    stop();
+    process.exit(130);
+  });
+  try {
+    await run.done;
+  } catch (err) {
+    failed = true;
+    throw err;
+  } finally {
+    if (failed) stop();
+    await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    stop();
+  }
+}
+
+main(process.argv).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`train: ${(err as Error)?.message ?? String(err)}\n`);
+    process.exit(exitCodeFor(err));
+  },
+);

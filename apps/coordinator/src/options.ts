@@ -1,0 +1,114 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { resolveDataDir } from '@cifar-dist/data';
+import { defaultConfig, type OptimizerName, type TrainConfig } from '@cifar-dist/training';
+
+/** Parsed command-line options shared by `coordinator` and `train`. */
+export interface CoordinatorOptions {
+  dataDir?: string;
+  out?: string;
+  epochs: number;
+  finetuneEpochs: number;
+  batchSize: number;
+  lr?: number;
+  finetuneLr?: number;
+  optimizer: OptimizerName;
+  seed: number;
+  finetuneClasses?: string[];
+  superclass?: string;
+  frozenLayers: number;
+  augment: boolean;
+  dropout: boolean;
+  trainLimit?: number;
+  testLimit?: number;
+  port: number;
+  host: string;
+  token?: string;
+  resume?: string | boolean;
+  minWorkers: number;
+  evalTrain: boolean;
+  requestTimeout: number;
+  logLevel: string;
+}
+
+const positiveInt = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return n;
+};
+const nonNegInt = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+  return n;
+};
+const positiveNumber = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return n;
+};
+
+/** Adds every training option to `cmd`; defaults come from defaultConfig() (the recipe). */
+export function addTrainOptions(cmd: Command): Command {
+  const d = defaultConfig();
+  return cmd
+    .option('--data-dir <dir>', 'CIFAR data directory (else env CIFAR_DATA_DIR, else ./data); downloaded there when empty')
+    .option('--out <dir>', 'run directory for checkpoints, models and reports (default runs/<timestamp>)')
+    .option('--epochs <n>', 'epochs of the CIFAR-10 phase', nonNegInt('--epochs'), d.epochs)
+    .option('--finetune-epochs <n>', 'epochs of the fine-tune phase', nonNegInt('--finetune-epochs'), d.finetuneEpochs)
+    .option('--batch-size <n>', 'global batch: samples per synchronous step, split over the workers', positiveInt('--batch-size'), d.batchSize)
+    .option('--lr <rate>', `peak learning rate of the CIFAR-10 phase (default ${d.schedule.lr})`, positiveNumber('--lr'))
+    .option('--finetune-lr <rate>', `peak learning rate of the fine-tune (default ${d.finetuneSchedule.lr})`, positiveNumber('--finetune-lr'))
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam']).default(d.optimizer.name))
+    .option('--seed <n>', 'seed of initialisation, shuffling and augmentation', nonNegInt('--seed'), d.seed)
+    .option('--finetune-classes <names...>', 'CIFAR-100 fine classes added in the fine-tune (default: lobster snail spider worm)')
+    .option('--superclass <name|index>', 'add every fine class of this CIFAR-100 superclass instead')
+    .option('--frozen-layers <k>', 'freeze the first k layers (Keras order) in the fine-tune', nonNegInt('--frozen-layers'), d.frozenLayers)
+    .option('--augment', 'random crop (4 px padding) and horizontal flip of training images (default)', true)
+    .option('--no-augment', 'train on the images as they are')
+    .option('--no-dropout', 'set every dropout rate to 0 (layers kept)')
+    .option('--train-limit <n>', 'use only the first n training records of each file set', positiveInt('--train-limit'))
+    .option('--test-limit <n>', 'use only the first n test records of each file set', positiveInt('--test-limit'))
+    .option('--port <n>', 'coordinator port (0: any free port)', nonNegInt('--port'), 0)
+    .option('--host <addr>', 'address to listen on; anything but loopback requires --token', '127.0.0.1')
+    .option('--token <secret>', 'shared secret workers must present (else env CIFAR_DIST_TOKEN)')
+    .option('--resume [dir]', 'continue from the newest good checkpoint in --out (or in dir)')
+    .option('--min-workers <n>', 'wait until this many workers are connected before each step', positiveInt('--min-workers'), 1)
+    .option('--no-eval-train', 'skip the full training-set evaluation at the end of each phase')
+    .option('--request-timeout <ms>', 'a worker that does not answer a request within this is dropped', positiveInt('--request-timeout'), 120_000)
+    .addOption(new Option('--log-level <level>', 'log verbosity').choices(['error', 'warn', 'info', 'debug']).default('info'));
+}
+
+/** Default run directory: runs/<ISO timestamp without colons>. */
+export function defaultRunDir(now = new Date()): string {
+  return `runs/${now.toISOString().replace(/[:.]/g, '-')}`;
+}
+
+/** Maps parsed options onto a TrainConfig. */
+export function configFromOptions(o: CoordinatorOptions, env: NodeJS.ProcessEnv = process.env): TrainConfig {
+  const d = defaultConfig();
+  return defaultConfig({
+    dataDir: resolveDataDir(o.dataDir, env),
+    epochs: o.epochs,
+    finetuneEpochs: o.finetuneEpochs,
+    batchSize: o.batchSize,
+    seed: o.seed,
+    augment: o.augment,
+    dropout: o.dropout,
+    frozenLayers: o.frozenLayers,
+    finetune: o.superclass !== undefined
+      ? { superclass: /^\d+$/.test(o.superclass) ? Number(o.superclass) : o.superclass }
+      : o.finetuneClasses
+        ? { classes: o.finetuneClasses }
+        : {},
+    ...(o.trainLimit ? { trainLimit: o.trainLimit } : {}),
+    ...(o.testLimit ? { testLimit: o.testLimit } : {}),
+    optimizer: {
+      ...d.optimizer,
+      name: o.optimizer,
+      ...(o.optimizer === 'adam' ? { weightDecay: 0 } : {}),
+    },
+    schedule: { ...d.schedule, lr: o.lr ?? (o.optimizer === 'adam' ? 1e-3 : d.schedule.lr) },
+    finetuneSchedule: { ...d.finetuneSchedule, lr: o.finetuneLr ?? (o.optimizer === 'adam' ? 5e-4 : d.finetuneSchedule.lr) },
+    evaluateTrain: o.evalTrain,
+    minWorkers: o.minWorkers,
+  });
+}

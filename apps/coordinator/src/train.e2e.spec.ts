@@ -1,0 +1,86 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '@cifar-dist/model';
+import { loadLayersModel, type RunReport } from '@cifar-dist/training';
+
+const REPO = fileURLToPath(new URL('../../..', import.meta.url));
+const DATA = path.resolve(REPO, '../shared/data');
+const LAUNCH = path.join(REPO, 'apps/coordinator/src/launch.ts');
+
+/** Runs `npm run train` the way a user does (tsx, real processes, real sockets), returns exit code and output. */
+function train(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), LAUNCH, ...args], {
+      cwd: REPO,
+      env: { ...process.env, TSX_TSCONFIG_PATH: path.join(REPO, 'apps/coordinator/tsconfig.json') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('exit', (code) => resolve({ code, output }));
+  });
+}
+
+describe('npm run train (2 worker processes, real CIFAR, both phases)', () => {
+  let out: string;
+  let result: { code: number | null; output: string };
+
+  beforeAll(async () => {
+    out = await mkdtemp(path.join(tmpdir(), 'cifar-dist-e2e-'));
+    result = await train([
+      '--workers', '2', '--data-dir', DATA, '--out', out,
+      '--epochs', '1', '--finetune-epochs', '1', '--train-limit', '600', '--test-limit', '300',
+      '--batch-size', '64', '--backend', 'wasm',
+    ]);
+  }, 600_000);
+
+  afterAll(async () => {
+    await rm(out, { recursive: true, force: true });
+  });
+
+  it('exits 0 and prints the report beside the reference', () => {
+    if (result.code !== 0) console.error(result.output);
+    expect(result.code).toBe(0);
+    expect(result.output).toMatch(/== cifar10: 10 classes, 1,250,858 params/);
+    expect(result.output).toMatch(/== finetune: 14 classes, 1,252,910 params \(1,242,766 trainable, first 5 layers frozen\)/);
+    expect(result.output).toMatch(/worker w0 joined \(wasm/);
+    expect(result.output).toMatch(/worker w1 joined \(wasm/);
+  });
+
+  it('writes report.json with a 10x10 and a 14x14 test confusion matrix summing to the test sets', async () => {
+    const report = JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8')) as RunReport;
+    expect(report.workers).toHaveLength(2);
+    const [p1, p2] = report.phases;
+    expect(p1?.name).toBe('cifar10');
+    expect(p1?.test.confusionMatrix).toHaveLength(10);
+    expect(p1?.test.confusionMatrix.flat().reduce((a, b) => a + b, 0)).toBe(300);
+    expect(p1?.history).toHaveLength(1);
+    expect(p1?.samplesSeen).toBe(600);
+    expect(p2?.name).toBe('finetune');
+    expect(p2?.numClasses).toBe(14);
+    expect(p2?.classNames.slice(10)).toEqual(['lobster', 'snail', 'spider', 'worm']);
+    expect(p2?.test.confusionMatrix).toHaveLength(14);
+    expect(p2?.test.confusionMatrix[0]).toHaveLength(14);
+    // 300 CIFAR-10 test images + the chosen classes among the first 300 CIFAR-100 test records
+    expect(p2?.test.samples).toBeGreaterThan(300);
+    expect(p2?.frozenWeightsUnchanged).toBe(true);
+  });
+
+  it('saves both models loadable with tf.loadLayersModel, and checkpoints per epoch', async () => {
+    await tf.setBackend('cpu');
+    const m1 = await loadLayersModel(path.join(out, 'model-cifar10'));
+    const m2 = await loadLayersModel(path.join(out, 'model-finetune'));
+    expect(m1.countParams()).toBe(1_250_858);
+    expect(m2.countParams()).toBe(1_252_910);
+    expect(m2.outputs[0]?.shape).toEqual([null, 14]);
+    m1.dispose();
+    m2.dispose();
+    const ckpts = await import('node:fs/promises').then((fs) => fs.readdir(path.join(out, 'checkpoints')));
+    expect(ckpts.sort()).toEqual(['ckpt-p1-e0001', 'ckpt-p2-e0001']);
+  });
+});

@@ -1,0 +1,61 @@
+import * as tf from '@tensorflow/tfjs';
+import { checkBatch, forwardLogits, logitLayers, numClassesOf, sampleShape } from './forward.js';
+import { ModelError } from './errors.js';
+import { sizeOfShape } from './param-count.js';
+
+/** Per-sample results of {@link evaluateBatch}. */
+export interface EvaluationResult {
+  /** Argmax class id per sample. */
+  predictions: Uint8Array;
+  /** Softmax cross-entropy per sample (nats): -log_softmax(z)[label]. */
+  losses: Float32Array;
+}
+
+/**
+ * Inference-mode forward pass (training = false, dropout off) over `count` samples, in chunks of
+ * at most `batchSize` (default 256) so memory stays bounded on large test sets. Chunking does not
+ * change the results: every sample is computed independently.
+ *
+ * @param xs NHWC float32, `count * 32 * 32 * 3` values, already normalised.
+ * @param labels class ids in [0, numClasses), at least `count`.
+ * @throws ModelError E_INPUT_SHAPE, E_LABEL_RANGE, E_MODEL_HEAD, E_MODEL_OPTIONS (batchSize < 1).
+ */
+export function evaluateBatch(
+  model: tf.LayersModel,
+  xs: Float32Array,
+  labels: ArrayLike<number>,
+  count: number,
+  opts: { batchSize?: number } = {},
+): EvaluationResult {
+  const batchSize = opts.batchSize ?? 256;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new ModelError('E_MODEL_OPTIONS', `batchSize must be a positive integer, got ${batchSize}`);
+  }
+  const layers = logitLayers(model);
+  const shape = sampleShape(model);
+  const sampleSize = sizeOfShape(shape);
+  const numClasses = numClassesOf(model);
+  checkBatch(xs, labels, count, sampleSize, numClasses);
+
+  const predictions = new Uint8Array(count);
+  const losses = new Float32Array(count);
+  for (let start = 0; start < count; start += batchSize) {
+    const n = Math.min(batchSize, count - start);
+    const labelChunk = new Int32Array(n);
+    for (let i = 0; i < n; i++) labelChunk[i] = labels[start + i];
+    const [pred, loss] = tf.tidy(() => {
+      const x = tf.tensor(xs.subarray(start * sampleSize, (start + n) * sampleSize), [n, ...shape], 'float32');
+      const logits = forwardLogits(layers, x, false);
+      const y = tf.oneHot(tf.tensor1d(labelChunk, 'int32'), numClasses);
+      return [tf.argMax(logits, 1), tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1))];
+    });
+    try {
+      predictions.set(pred.dataSync(), start);
+      losses.set(loss.dataSync(), start);
+    } finally {
+      pred.dispose();
+      loss.dispose();
+    }
+  }
+  return { predictions, losses };
+}

@@ -1,0 +1,92 @@
+import * as tf from '@tensorflow/tfjs';
+import { ModelError } from './errors.js';
+import { sizeOfShape, weightShape } from './param-count.js';
+
+/** Which weights a flat vector covers: every weight, or only `model.trainableWeights`. */
+export type WeightSelection = 'all' | 'trainable';
+
+/** Where one weight tensor lives inside a flat vector. */
+export interface WeightSpec {
+  /** Keras-style weight name without tfjs' uniqueness suffix, e.g. `conv2d_1/kernel`. */
+  name: string;
+  /** e.g. `[3, 3, 3, 32]` for conv2d_1/kernel (kh, kw, in, out), `[32]` for its bias. */
+  shape: number[];
+  /** Number of float32 values (product of `shape`). */
+  size: number;
+  /** Index of the first value in the flat vector. */
+  offset: number;
+}
+
+/**
+ * Layer by layer rather than `model.weights`: tfjs (like Keras) lists a container's weights as
+ * trainable-then-frozen, so `model.weights` reorders when layers are frozen, which would move
+ * values around in checkpoints and messages. Within a layer the order is kernel, bias.
+ */
+export function selectedWeights(model: tf.LayersModel, which: WeightSelection): tf.LayerVariable[] {
+  return model.layers.flatMap((layer) => (which === 'all' ? layer.weights : layer.trainableWeights));
+}
+
+/**
+ * Layout of a flat weight vector: layer order, kernel then bias within a layer, values row-major;
+ * 'trainable' keeps only the trainable layers' weights (the order of `model.trainableWeights`).
+ * 'all' does not change when layers are frozen. This is the one layout shared by gradients,
+ * averaging, the wire protocol and checkpoints.
+ */
+export function weightSpecs(model: tf.LayersModel, which: WeightSelection): WeightSpec[] {
+  let offset = 0;
+  return selectedWeights(model, which).map((w) => {
+    const shape = weightShape(w);
+    const size = sizeOfShape(shape);
+    const spec: WeightSpec = { name: w.originalName, shape: [...shape], size, offset };
+    offset += size;
+    return spec;
+  });
+}
+
+/** Total length of the flat vector for this selection. */
+export function flatLength(model: tf.LayersModel, which: WeightSelection): number {
+  return selectedWeights(model, which).reduce((s, w) => s + sizeOfShape(weightShape(w)), 0);
+}
+
+/**
+ * Copies the selected weights into one new Float32Array laid out as {@link weightSpecs}.
+ * Reads synchronously (dataSync): a device backend waits for the values.
+ */
+export function getWeightsFlat(model: tf.LayersModel, which: WeightSelection): Float32Array {
+  const vars = selectedWeights(model, which);
+  const out = new Float32Array(flatLength(model, which));
+  let offset = 0;
+  for (const v of vars) {
+    const values = v.read().dataSync() as Float32Array;
+    out.set(values, offset);
+    offset += values.length;
+  }
+  return out;
+}
+
+/**
+ * Overwrites the selected weights from a flat vector laid out as {@link weightSpecs}. The values
+ * are copied (the caller may reuse `flat`); no tensor outlives the call except the variables'
+ * new values.
+ *
+ * @throws ModelError E_MODEL_WEIGHTS_LENGTH when `flat.length` is not the selection's size.
+ */
+export function setWeightsFlat(model: tf.LayersModel, flat: Float32Array, which: WeightSelection): void {
+  const expected = flatLength(model, which);
+  if (flat.length !== expected) {
+    throw new ModelError(
+      'E_MODEL_WEIGHTS_LENGTH',
+      `expected ${expected} values for the '${which}' weights of model ${model.name}, got ${flat.length}`,
+    );
+  }
+  let offset = 0;
+  for (const v of selectedWeights(model, which)) {
+    const shape = weightShape(v);
+    const size = sizeOfShape(shape);
+    // slice() copies: the cpu backend would otherwise keep a view of the caller's buffer.
+    const value = tf.tensor(flat.slice(offset, offset + size), shape, 'float32');
+    v.write(value);
+    value.dispose();
+    offset += size;
+  }
+}

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { countGpus } from './gpus.js';
+
+const SMI = `GPU 0: NVIDIA H200 (UUID: GPU-1f2e)
+GPU 1: NVIDIA H200 (UUID: GPU-3a4b)
+  MIG 1g.18gb     Device  0: (UUID: MIG-5c6d)
+`;
+
+describe('countGpus', () => {
+  it('counts the GPU lines of nvidia-smi -L (not MIG lines)', () => {
+    expect(countGpus({ nvidiaSmiList: () => SMI, procGpuEntries: () => null })).toBe(2);
+  });
+
+  it('falls back to /proc/driver/nvidia/gpus, then to 0', () => {
+    expect(countGpus({ nvidiaSmiList: () => null, procGpuEntries: () => ['0000:3b:00.0', '0000:5e:00.0', '0000:86:00.0'] })).toBe(3);
+    expect(countGpus({ nvidiaSmiList: () => 'No devices were found\n', procGpuEntries: () => ['0000:3b:00.0'] })).toBe(1);
+    expect(countGpus({ nvidiaSmiList: () => null, procGpuEntries: () => null })).toBe(0);
+  });
+
+  it('reads the real machine without throwing', () => {
+    const n = countGpus();
+    expect(Number.isInteger(n) && n >= 0).toBe(true);
+  });
+});

@@ -1,0 +1,87 @@
+import * as tf from '@tensorflow/tfjs';
+import { checkBatch, forwardLogits, logitLayers, numClassesOf, sampleShape } from './forward.js';
+import { flatLength, selectedWeights } from './flat-weights.js';
+import { sizeOfShape } from './param-count.js';
+
+/** Result of one forward+backward pass, see {@link computeGradients}. */
+export interface GradientResult {
+  /** Mean softmax cross-entropy over the batch (nats). */
+  loss: number;
+  /** Samples whose argmax prediction equals the label (with dropout active, as trained). */
+  correct: number;
+  /** Batch size the loss and gradients are averaged over. */
+  count: number;
+  /** d(mean loss)/d(trainable weights), flattened in `weightSpecs(model, 'trainable')` order. */
+  gradients: Float32Array;
+}
+
+/** Labels as an int32 array of exactly `count` entries (the tensor input of oneHot). */
+function labelArray(labels: ArrayLike<number>, count: number): Int32Array {
+  const out = new Int32Array(count);
+  for (let i = 0; i < count; i++) out[i] = labels[i];
+  return out;
+}
+
+/**
+ * One training-mode forward and backward pass on a batch, without touching the weights — the
+ * `computeGradients` half of tfjs' `optimizer.minimize`, which a data-parallel trainer needs so
+ * that workers' gradients can be averaged before one optimizer step.
+ *
+ * loss = mean_i( -log_softmax(z_i)[y_i] ), z = logits (output of the last Dense, before the
+ * softmax Activation); equal to Keras' categorical_crossentropy on softmax(z), computed stably.
+ * Dropout is active (training = true).
+ *
+ * @param xs NHWC float32, `count * 32 * 32 * 3` values, already normalised.
+ * @param labels integer class ids, at least `count` of them, each in [0, numClasses).
+ * @returns gradients of the mean loss w.r.t. the TRAINABLE weights only (frozen layers are absent),
+ *   length = trainable parameter count.
+ * @throws ModelError E_INPUT_SHAPE, E_LABEL_RANGE, E_MODEL_HEAD.
+ */
+export function computeGradients(
+  model: tf.LayersModel,
+  xs: Float32Array,
+  labels: ArrayLike<number>,
+  count: number,
+): GradientResult {
+  const layers = logitLayers(model);
+  const shape = sampleShape(model);
+  const numClasses = numClassesOf(model);
+  checkBatch(xs, labels, count, sizeOfShape(shape), numClasses);
+
+  const trainable = selectedWeights(model, 'trainable');
+  // LayerVariable.read() hands back the underlying tf.Variable itself (not a copy).
+  const vars = trainable.map((w) => w.read() as tf.Variable);
+  let predicted: tf.Tensor | undefined;
+  let result: { value: tf.Scalar; grads: tf.NamedTensorMap } | undefined;
+  try {
+    result = tf.tidy(() => {
+      const x = tf.tensor(xs, [count, ...shape], 'float32');
+      const y = tf.oneHot(tf.tensor1d(labelArray(labels, count), 'int32'), numClasses);
+      return tf.variableGrads(() => {
+        const logits = forwardLogits(layers, x, true);
+        // Kept past the tape's tidy; disposed in finally.
+        predicted = tf.keep(tf.argMax(logits, 1));
+        return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+      }, vars);
+    });
+
+    const gradients = new Float32Array(flatLength(model, 'trainable'));
+    let offset = 0;
+    for (const v of vars) {
+      const g = result.grads[v.name];
+      // A weight the loss does not reach keeps a zero gradient rather than shifting the layout.
+      if (g !== undefined) gradients.set(g.dataSync() as Float32Array, offset);
+      offset += v.size;
+    }
+    const pred = (predicted as tf.Tensor).dataSync();
+    let correct = 0;
+    for (let i = 0; i < count; i++) if (pred[i] === labels[i]) correct++;
+    return { loss: result.value.dataSync()[0], correct, count, gradients };
+  } finally {
+    predicted?.dispose();
+    if (result !== undefined) {
+      result.value.dispose();
+      tf.dispose(result.grads);
+    }
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * @cifar-dist/model — the reference CNN, its flat weight layout, gradients, evaluation and the
+ * TensorFlow.js backend ladder. Every package uses the `tf` re-exported here, so there is one
+ * tfjs engine (one backend, one kernel registry) per process.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export { tf };
+export { ModelError, type ModelErrorCode } from './errors.js';
+export {
+  createModel,
+  type ModelOptions,
+  INPUT_SHAPE,
+  INPUT_SIZE,
+  MAX_CLASSES,
+  REFERENCE_DROPOUT_RATES,
+} from './architecture.js';
+export { modelSummary, formatThousands } from './summary.js';
+export { countParams, type ParamCounts } from './param-count.js';
+export { replaceHead, type ReplaceHeadOptions } from './head.js';
+export { freezeLayers } from './freeze.js';
+export {
+  weightSpecs,
+  getWeightsFlat,
+  setWeightsFlat,
+  flatLength,
+  type WeightSpec,
+  type WeightSelection,
+} from './flat-weights.js';
+export { computeGradients, type GradientResult } from './gradients.js';
+export { evaluateBatch, type EvaluationResult } from './evaluate.js';
+export {
+  selectBackend,
+  BACKEND_MODULES,
+  type BackendName,
+  type BackendAttempt,
+  type BackendChoice,
+  type SelectBackendOptions,
+} from './backend.js';
+export { installWasmConvGradients, wasmConvGradientsInstalled } from './wasm-conv-gradients.js';
+export { countGpus, type GpuProbes } from './gpus.js';

@@ -1,0 +1,114 @@
+import { ProtocolError } from './errors.js';
+import type { Message, MessageType } from './messages.js';
+
+type Fields = Record<string, unknown>;
+type Check = (value: unknown) => boolean;
+
+const isInt = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v);
+const isNonNegInt = (v: unknown): boolean => isInt(v) && (v as number) >= 0;
+const isNumber = (v: unknown): boolean => typeof v === 'number';
+const isString = (v: unknown): boolean => typeof v === 'string';
+const isBool = (v: unknown): boolean => typeof v === 'boolean';
+const isU8 = (v: unknown): boolean => v instanceof Uint8Array;
+const isF32 = (v: unknown): boolean => v instanceof Float32Array;
+const optional =
+  (check: Check): Check =>
+  (v) =>
+    v === undefined || v === null || check(v);
+
+/** Field table per message type: every field is checked, not only the tag. */
+const SCHEMAS: { [T in MessageType]: Record<string, Check> } = {
+  hello: {
+    protocolVersion: isInt,
+    workerId: isString,
+    backend: isString,
+    device: isString,
+    hostname: isString,
+    pid: isNonNegInt,
+  },
+  welcome: { rank: isNonNegInt, runId: isString },
+  'set-model': {
+    modelId: isNonNegInt,
+    numClasses: isNonNegInt,
+    frozenLayers: isNonNegInt,
+    dropout: isBool,
+    weights: isF32,
+  },
+  ready: { modelId: isNonNegInt, weightsCrc: isNonNegInt },
+  compute: {
+    modelId: isNonNegInt,
+    step: isNonNegInt,
+    weights: optional(isF32),
+    images: isU8,
+    labels: isU8,
+    count: isNonNegInt,
+  },
+  gradient: {
+    step: isNonNegInt,
+    loss: isNumber,
+    correct: isNonNegInt,
+    count: isNonNegInt,
+    gradients: isF32,
+    weightsCrc: isNonNegInt,
+    computeMs: isNumber,
+  },
+  evaluate: {
+    modelId: isNonNegInt,
+    requestId: isNonNegInt,
+    weights: optional(isF32),
+    images: isU8,
+    labels: isU8,
+    count: isNonNegInt,
+  },
+  evaluation: { requestId: isNonNegInt, predictions: isU8, losses: isF32 },
+  error: { code: isString, message: isString },
+  shutdown: { reason: isString },
+};
+
+/** Cross-field facts (lengths that must agree). Image payloads are count * 3072 bytes. */
+function checkLengths(msg: Message): void {
+  const bad = (field: string, expected: number, got: number): never => {
+    throw new ProtocolError(
+      'E_PROTO_FIELD',
+      `${msg.type}.${field}: expected length ${expected}, got ${got}`,
+    );
+  };
+  if (msg.type === 'compute' || msg.type === 'evaluate') {
+    if (msg.images.length !== msg.count * 3072) bad('images', msg.count * 3072, msg.images.length);
+    if (msg.labels.length !== msg.count) bad('labels', msg.count, msg.labels.length);
+  } else if (msg.type === 'evaluation') {
+    if (msg.losses.length !== msg.predictions.length)
+      bad('losses', msg.predictions.length, msg.losses.length);
+  }
+}
+
+/**
+ * Runtime guard: asserts `value` is a well-formed message (of type `expected`, when given).
+ * @throws ProtocolError E_PROTO_TYPE for a missing/unknown/unexpected type, E_PROTO_FIELD naming
+ *   the first bad field.
+ */
+export function assertMessage<T extends MessageType>(
+  value: unknown,
+  expected?: T,
+): asserts value is Extract<Message, { type: T }> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ProtocolError('E_PROTO_TYPE', `message is not an object (${typeof value})`);
+  }
+  const fields = value as Fields;
+  const type = fields['type'];
+  if (typeof type !== 'string' || !(type in SCHEMAS)) {
+    throw new ProtocolError('E_PROTO_TYPE', `unknown message type ${JSON.stringify(type)}`);
+  }
+  if (expected !== undefined && type !== expected) {
+    throw new ProtocolError('E_PROTO_TYPE', `expected a '${expected}' message, got '${type}'`);
+  }
+  const schema = SCHEMAS[type as MessageType];
+  for (const [field, check] of Object.entries(schema)) {
+    if (!check(fields[field])) {
+      const got = fields[field];
+      const shown = got === undefined ? 'missing' : got?.constructor?.name ?? typeof got;
+      throw new ProtocolError('E_PROTO_FIELD', `${type}.${field} is invalid (${shown})`);
+    }
+  }
+  checkLengths(value as Message);
+}

@@ -1,0 +1,134 @@
+/**
+ * Every message of the coordinator <-> worker protocol, as one discriminated union on `type`.
+ * Wire form: one socket.io event `msg` whose single argument is the msgpackr encoding of one of
+ * these objects (see codec.ts); requests are answered through the socket.io acknowledgement.
+ */
+
+/** Bumped whenever a message's meaning or fields change; the handshake refuses a mismatch. */
+export const PROTOCOL_VERSION = 1;
+
+/** socket.io `auth` payload of a worker's handshake. */
+export interface HandshakeAuth {
+  protocolVersion: number;
+  token?: string;
+}
+
+/** Worker -> coordinator, first message after connecting. */
+export interface HelloMessage {
+  type: 'hello';
+  protocolVersion: number;
+  workerId: string;
+  backend: string;
+  device: string;
+  hostname: string;
+  pid: number;
+}
+
+/** Coordinator -> worker, answer to hello. */
+export interface WelcomeMessage {
+  type: 'welcome';
+  rank: number;
+  runId: string;
+}
+
+/** Coordinator -> worker: build the network and load these weights (all of them, model order). */
+export interface SetModelMessage {
+  type: 'set-model';
+  modelId: number;
+  numClasses: number;
+  frozenLayers: number;
+  dropout: boolean;
+  /** Every weight of the model, flat, in `model.weights` order. */
+  weights: Float32Array;
+}
+
+/** Worker -> coordinator, answer to set-model: the model is built and loaded. */
+export interface ReadyMessage {
+  type: 'ready';
+  modelId: number;
+  /** CRC-32 of the trainable weights as loaded. */
+  weightsCrc: number;
+}
+
+/** Coordinator -> worker: compute the gradient of the mean loss over one shard of a global batch. */
+export interface ComputeMessage {
+  type: 'compute';
+  modelId: number;
+  step: number;
+  /** Trainable weights after the last optimizer step, when they changed since the worker last got them. */
+  weights?: Float32Array;
+  /** uint8 NHWC pixels, count * 3072 bytes (already augmented by the coordinator). */
+  images: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+}
+
+/** Worker -> coordinator, answer to compute. */
+export interface GradientMessage {
+  type: 'gradient';
+  step: number;
+  /** Mean loss over the shard. */
+  loss: number;
+  correct: number;
+  count: number;
+  /** Gradient of the shard's mean loss w.r.t. the trainable weights, flat. */
+  gradients: Float32Array;
+  /** CRC-32 of the trainable weights the gradient was computed at (bit-identity check). */
+  weightsCrc: number;
+  computeMs: number;
+}
+
+/** Coordinator -> worker: forward pass only, per-sample predictions and losses. */
+export interface EvaluateMessage {
+  type: 'evaluate';
+  modelId: number;
+  requestId: number;
+  weights?: Float32Array;
+  images: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+}
+
+/** Worker -> coordinator, answer to evaluate. */
+export interface EvaluationMessage {
+  type: 'evaluation';
+  requestId: number;
+  predictions: Uint8Array;
+  losses: Float32Array;
+}
+
+/** Either side: the request could not be served. */
+export interface ErrorMessage {
+  type: 'error';
+  code: string;
+  message: string;
+}
+
+/** Coordinator -> worker: the run is over, exit cleanly. */
+export interface ShutdownMessage {
+  type: 'shutdown';
+  reason: string;
+}
+
+export type Message =
+  | HelloMessage
+  | WelcomeMessage
+  | SetModelMessage
+  | ReadyMessage
+  | ComputeMessage
+  | GradientMessage
+  | EvaluateMessage
+  | EvaluationMessage
+  | ErrorMessage
+  | ShutdownMessage;
+
+export type MessageType = Message['type'];
+export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
+
+/** socket.io event maps: one event, binary payload, optional binary acknowledgement. */
+export interface ServerToClientEvents {
+  msg: (payload: Uint8Array, ack: (reply: Uint8Array) => void) => void;
+}
+export interface ClientToServerEvents {
+  msg: (payload: Uint8Array, ack: (reply: Uint8Array) => void) => void;
+}

@@ -1,0 +1,44 @@
+import {
+  decodeMessage,
+  encodeMessage,
+  type ComputeMessage,
+  type EvaluateMessage,
+  type EvaluationMessage,
+  type GradientMessage,
+  type SetModelMessage,
+} from '@cifar-dist/protocol';
+import type { WorkerInfo, WorkerLink } from './worker-link.js';
+import { WorkerRuntime } from './worker-runtime.js';
+
+/**
+ * A worker in the coordinator's own process, for tests: every message still goes through the
+ * codec (encode, decode, guards), so tests exercise the same bytes as the socket transport.
+ */
+export class InProcessLink implements WorkerLink {
+  readonly info: WorkerInfo;
+  readonly runtime = new WorkerRuntime();
+  alive = true;
+
+  constructor(workerId: string) {
+    this.info = { workerId, backend: 'in-process', device: 'cpu', hostname: 'localhost', pid: process.pid };
+  }
+
+  async setModel(msg: SetModelMessage): Promise<void> {
+    decodeMessage(encodeMessage(this.runtime.setModel(decodeMessage(encodeMessage(msg), 'set-model'))), 'ready');
+  }
+
+  async compute(msg: ComputeMessage): Promise<GradientMessage> {
+    const reply = this.runtime.compute(decodeMessage(encodeMessage(msg), 'compute'));
+    return decodeMessage(encodeMessage(reply), 'gradient');
+  }
+
+  async evaluate(msg: EvaluateMessage): Promise<EvaluationMessage> {
+    const reply = this.runtime.evaluate(decodeMessage(encodeMessage(msg), 'evaluate'));
+    return decodeMessage(encodeMessage(reply), 'evaluation');
+  }
+
+  close(): void {
+    this.alive = false;
+    this.runtime.dispose();
+  }
+}

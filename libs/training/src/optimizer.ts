@@ -1,0 +1,115 @@
+import { TrainingError } from './errors.js';
+
+export type OptimizerName = 'sgd' | 'adam';
+
+export interface OptimizerConfig {
+  name: OptimizerName;
+  /** SGD momentum (0 = plain SGD). */
+  momentum: number;
+  nesterov: boolean;
+  /** L2 penalty added to the gradient (PyTorch's `weight_decay`), applied to every trainable weight. */
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+}
+
+export const DEFAULT_OPTIMIZER: OptimizerConfig = {
+  name: 'sgd',
+  momentum: 0.9,
+  nesterov: true,
+  weightDecay: 5e-4,
+  beta1: 0.9,
+  beta2: 0.999,
+  epsilon: 1e-7,
+};
+
+/** Optimizer state for checkpoints: iteration first, then the slot vectors (tfjs getWeights order). */
+export interface OptimizerState {
+  name: OptimizerName;
+  iteration: number;
+  slots: Float32Array[];
+}
+
+/**
+ * An optimizer over one flat float32 weight vector, applied once per synchronous step on the
+ * coordinator. Formulas follow torch.optim.SGD (momentum buffer b = mu*b + g; nesterov uses
+ * g + mu*b) and Adam (Kingma & Ba 2015, Algorithm 1, epsilon added to the bias-corrected sqrt(v) as in
+ * tf.train.adam and torch.optim.Adam: w -= lr * m_hat / (sqrt(v_hat) + eps)).
+ */
+export class FlatOptimizer {
+  readonly config: OptimizerConfig;
+  readonly length: number;
+  private iteration = 0;
+  private readonly slots: Float32Array[];
+
+  constructor(config: OptimizerConfig, length: number) {
+    this.config = config;
+    this.length = length;
+    const slotCount = config.name === 'adam' ? 2 : config.momentum > 0 ? 1 : 0;
+    this.slots = Array.from({ length: slotCount }, () => new Float32Array(length));
+  }
+
+  /**
+   * In place: weights <- weights - update(gradients, lr).
+   * @throws TrainingError E_TRAIN_OPTIMIZER on a length mismatch
+   */
+  step(weights: Float32Array, gradients: Float32Array, lr: number): void {
+    if (weights.length !== this.length || gradients.length !== this.length) {
+      throw new TrainingError(
+        'E_TRAIN_OPTIMIZER',
+        `optimizer holds ${this.length} weights, got weights ${weights.length} / gradients ${gradients.length}`,
+      );
+    }
+    this.iteration += 1;
+    const { weightDecay: wd } = this.config;
+    if (this.config.name === 'adam') {
+      const { beta1: b1, beta2: b2, epsilon: eps } = this.config;
+      const [m, v] = this.slots as [Float32Array, Float32Array];
+      const c1 = 1 - b1 ** this.iteration;
+      const c2 = 1 - b2 ** this.iteration;
+      for (let i = 0; i < this.length; i++) {
+        const g = (gradients[i] as number) + wd * (weights[i] as number);
+        const mi = b1 * (m[i] as number) + (1 - b1) * g;
+        const vi = b2 * (v[i] as number) + (1 - b2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        weights[i] = (weights[i] as number) - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + eps);
+      }
+      return;
+    }
+    const mu = this.config.momentum;
+    if (mu === 0) {
+      for (let i = 0; i < this.length; i++) {
+        weights[i] = (weights[i] as number) - lr * ((gradients[i] as number) + wd * (weights[i] as number));
+      }
+      return;
+    }
+    const b = this.slots[0] as Float32Array;
+    const nesterov = this.config.nesterov;
+    for (let i = 0; i < this.length; i++) {
+      const g = (gradients[i] as number) + wd * (weights[i] as number);
+      const bi = mu * (b[i] as number) + g;
+      b[i] = bi;
+      weights[i] = (weights[i] as number) - lr * (nesterov ? g + mu * bi : bi);
+    }
+  }
+
+  getState(): OptimizerState {
+    return { name: this.config.name, iteration: this.iteration, slots: this.slots.map((s) => new Float32Array(s)) };
+  }
+
+  /** @throws TrainingError E_TRAIN_OPTIMIZER when the state belongs to another optimizer or size */
+  setState(state: OptimizerState): void {
+    if (state.name !== this.config.name || state.slots.length !== this.slots.length) {
+      throw new TrainingError('E_TRAIN_OPTIMIZER', `optimizer state is for '${state.name}' with ${state.slots.length} slots, this optimizer is '${this.config.name}' with ${this.slots.length}`);
+    }
+    state.slots.forEach((slot, i) => {
+      if (slot.length !== this.length) {
+        throw new TrainingError('E_TRAIN_OPTIMIZER', `optimizer slot ${i} has ${slot.length} values, expected ${this.length}`);
+      }
+      (this.slots[i] as Float32Array).set(slot);
+    });
+    this.iteration = state.iteration;
+  }
+}

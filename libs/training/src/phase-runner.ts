@@ -1,0 +1,375 @@
+import {
+  augmentBatch,
+  createRng,
+  epochPermutation,
+  gatherBatch,
+  shardRanges,
+  type ImageSet,
+} from '@cifar-dist/data';
+import { MetricsAccumulator, type ClassificationReport } from '@cifar-dist/metrics';
+import { getWeightsFlat, setWeightsFlat, type tf } from '@cifar-dist/model';
+import { allFinite, weightsCrc, type GradientMessage } from '@cifar-dist/protocol';
+import { averageGradients } from './average.js';
+import type { TrainConfig } from './config.js';
+import { TrainingError } from './errors.js';
+import { FlatOptimizer, type OptimizerState } from './optimizer.js';
+import { learningRateAt, type ScheduleConfig } from './schedule.js';
+import { mixSeed } from './seed.js';
+import type { WorkerLink } from './worker-link.js';
+import type { WorkerPool } from './worker-pool.js';
+
+export type PhaseName = 'cifar10' | 'finetune';
+
+/** One row of a phase's history (report.json `history`). */
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+  lr: number;
+  seconds: number;
+  imagesPerSecond: number;
+  workers: number;
+}
+
+/** Where a phase stands: enough, with the weights and optimizer state, to resume it. */
+export interface PhaseProgress {
+  name: PhaseName;
+  /** Epochs completed. */
+  epoch: number;
+  /** Optimizer steps applied in this phase. */
+  step: number;
+  /** Samples whose gradients were applied in this phase. */
+  samplesSeen: number;
+  history: EpochRecord[];
+}
+
+export interface StepInfo {
+  phase: PhaseName;
+  epoch: number;
+  step: number;
+  stepInEpoch: number;
+  stepsPerEpoch: number;
+  loss: number;
+  accuracy: number;
+  samples: number;
+  workers: number;
+  lr: number;
+}
+
+export interface PhaseHooks {
+  log?: (msg: string) => void;
+  onStep?: (info: StepInfo) => void;
+  onEpochStart?: (phase: PhaseName, epoch: number, stepsPerEpoch: number) => void;
+  /** Called after each epoch's evaluation; the run saves its checkpoint here. */
+  onEpochEnd?: (runner: PhaseRunner, record: EpochRecord) => Promise<void>;
+}
+
+export interface PhaseRunnerOptions {
+  name: PhaseName;
+  /** The coordinator's copy of the network (trainable flags already set); it receives the weights. */
+  model: tf.LayersModel;
+  modelId: number;
+  numClasses: number;
+  classNames: string[];
+  frozenLayers: number;
+  train: ImageSet;
+  test: ImageSet;
+  epochs: number;
+  schedule: ScheduleConfig;
+  config: TrainConfig;
+  pool: WorkerPool;
+  hooks?: PhaseHooks;
+  /** Continue from a checkpoint: progress, plus the optimizer state (weights are already in `model`). */
+  resume?: { progress: PhaseProgress; optimizer: OptimizerState };
+}
+
+/** Per-sample outputs of an evaluation pass, in data order. */
+export interface Predictions {
+  predictions: Uint8Array;
+  losses: Float32Array;
+}
+
+const PHASE_INDEX: Record<PhaseName, number> = { cifar10: 1, finetune: 2 };
+
+/**
+ * Synchronous data-parallel SGD for one phase. Each step: take the next global batch of the
+ * epoch's seeded permutation, augment it (on the coordinator, keyed by seed/phase/epoch/step, so
+ * the draws do not depend on how many workers there are), split it into one shard per live worker,
+ * gather every worker's gradient, average them weighted by shard size, apply the optimizer once,
+ * and piggyback the new trainable weights on each worker's next request. A worker that fails
+ * mid-step is dropped and the same global batch is re-sharded over the rest: a step is applied
+ * exactly once.
+ */
+export class PhaseRunner {
+  readonly opts: PhaseRunnerOptions;
+  /** Trainable weights, flat (the optimizer updates them in place). */
+  readonly weights: Float32Array;
+  readonly optimizer: FlatOptimizer;
+  readonly progress: PhaseProgress;
+  /** Incremented on every change of `weights`; workers hold some version. */
+  private version = 0;
+  private crc: number;
+  private requestId = 0;
+  private readonly log: (msg: string) => void;
+
+  constructor(opts: PhaseRunnerOptions) {
+    this.opts = opts;
+    this.log = opts.hooks?.log ?? (() => undefined);
+    this.weights = getWeightsFlat(opts.model, 'trainable');
+    this.crc = weightsCrc(this.weights);
+    this.optimizer = new FlatOptimizer(opts.config.optimizer, this.weights.length);
+    if (opts.resume) {
+      this.optimizer.setState(opts.resume.optimizer);
+      this.progress = structuredClone(opts.resume.progress);
+    } else {
+      this.progress = { name: opts.name, epoch: 0, step: 0, samplesSeen: 0, history: [] };
+    }
+    opts.pool.resetVersions();
+  }
+
+  get stepsPerEpoch(): number {
+    return Math.ceil(this.opts.train.count / this.opts.config.batchSize);
+  }
+
+  /** Runs the remaining epochs of the phase. */
+  async run(): Promise<PhaseProgress> {
+    while (this.progress.epoch < this.opts.epochs) {
+      await this.runEpoch(this.progress.epoch);
+    }
+    this.syncModel();
+    return this.progress;
+  }
+
+  /** Writes the current weights into the coordinator's model (before saving it). */
+  syncModel(): void {
+    setWeightsFlat(this.opts.model, this.weights, 'trainable');
+  }
+
+  private async runEpoch(epoch: number): Promise<void> {
+    const { train, config } = this.opts;
+    const perm = epochPermutation(train.count, mixSeed(config.seed, PHASE_INDEX[this.opts.name]), epoch);
+    const steps = this.stepsPerEpoch;
+    this.opts.hooks?.onEpochStart?.(this.opts.name, epoch, steps);
+    const started = performance.now();
+    let lossSum = 0;
+    let correct = 0;
+    let samples = 0;
+    let lr = 0;
+    for (let s = 0; s < steps; s++) {
+      const indices = perm.subarray(s * config.batchSize, Math.min(train.count, (s + 1) * config.batchSize));
+      lr = learningRateAt(this.opts.schedule, this.progress.step, steps * this.opts.epochs, steps);
+      const result = await this.step(epoch, indices, lr);
+      lossSum += result.loss * indices.length;
+      correct += result.correct;
+      samples += indices.length;
+      this.opts.hooks?.onStep?.({
+        phase: this.opts.name,
+        epoch,
+        step: this.progress.step,
+        stepInEpoch: s + 1,
+        stepsPerEpoch: steps,
+        loss: lossSum / samples,
+        accuracy: correct / samples,
+        samples,
+        workers: result.workers,
+        lr,
+      });
+    }
+    const trainSeconds = (performance.now() - started) / 1000;
+    const test = await this.evaluateReport(this.opts.test);
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      loss: lossSum / samples,
+      accuracy: correct / samples,
+      testLoss: test.loss ?? Number.NaN,
+      testAccuracy: test.accuracy,
+      lr,
+      seconds: (performance.now() - started) / 1000,
+      imagesPerSecond: samples / trainSeconds,
+      workers: this.opts.pool.size,
+    };
+    this.progress.history.push(record);
+    this.progress.epoch = epoch + 1;
+    this.log(
+      `${this.opts.name} epoch ${record.epoch}/${this.opts.epochs}: loss ${record.loss.toFixed(4)} acc ${record.accuracy.toFixed(4)} ` +
+        `test loss ${record.testLoss.toFixed(4)} test acc ${record.testAccuracy.toFixed(4)} ` +
+        `(${record.seconds.toFixed(1)} s, ${record.imagesPerSecond.toFixed(1)} img/s, ${record.workers} workers)`,
+    );
+    await this.opts.hooks?.onEpochEnd?.(this, record);
+  }
+
+  /** Makes sure `link` holds the current model; new or restarted workers get every weight. */
+  private async ensureModel(link: WorkerLink): Promise<void> {
+    if (this.opts.pool.versionOf(link) >= 0) return;
+    this.syncModel();
+    await link.setModel({
+      type: 'set-model',
+      modelId: this.opts.modelId,
+      numClasses: this.opts.numClasses,
+      frozenLayers: this.opts.frozenLayers,
+      dropout: this.opts.config.dropout,
+      weights: getWeightsFlat(this.opts.model, 'all'),
+    });
+    this.opts.pool.setVersion(link, this.version);
+  }
+
+  private weightsFor(link: WorkerLink): Float32Array | undefined {
+    return this.opts.pool.versionOf(link) === this.version ? undefined : this.weights;
+  }
+
+  /** Checks a gradient reply against the request; throws a TrainingError naming what is wrong. */
+  private validate(reply: GradientMessage, step: number, count: number, link: WorkerLink): void {
+    const who = `worker ${link.info.workerId}`;
+    if (reply.step !== step) {
+      throw new TrainingError('E_TRAIN_GRADIENT', `${who} answered for step ${reply.step}, current step is ${step}`);
+    }
+    if (reply.count !== count) {
+      throw new TrainingError('E_TRAIN_GRADIENT', `${who} reports ${reply.count} samples for a shard of ${count}`);
+    }
+    if (reply.gradients.length !== this.weights.length) {
+      throw new TrainingError(
+        'E_TRAIN_GRADIENT',
+        `${who} sent a gradient of ${reply.gradients.length} values, expected ${this.weights.length}`,
+      );
+    }
+    if (!Number.isFinite(reply.loss) || !allFinite(reply.gradients)) {
+      throw new TrainingError('E_TRAIN_NONFINITE', `${who} sent a non-finite loss or gradient at step ${step}`);
+    }
+    if (reply.weightsCrc !== this.crc) {
+      throw new TrainingError(
+        'E_TRAIN_GRADIENT',
+        `${who} computed at weights with CRC ${reply.weightsCrc.toString(16)}, coordinator holds ${this.crc.toString(16)}`,
+      );
+    }
+  }
+
+  /**
+   * One synchronous step on the global batch `indices`.
+   * @returns the batch's mean loss, correct predictions and the number of workers that served it
+   */
+  private async step(epoch: number, indices: Uint32Array, lr: number): Promise<{ loss: number; correct: number; workers: number }> {
+    const { train, config, pool } = this.opts;
+    const batch = gatherBatch(train, indices);
+    const images = config.augment
+      ? augmentBatch(batch.images, batch.count, createRng(mixSeed(config.seed, PHASE_INDEX[this.opts.name], epoch, this.progress.step)))
+      : batch.images;
+    const step = this.progress.step;
+    for (;;) {
+      await pool.waitFor(Math.max(1, config.minWorkers), Number.POSITIVE_INFINITY, (have) =>
+        this.log(`waiting for workers: ${have} live, need ${Math.max(1, config.minWorkers)}`),
+      );
+      const links = pool.live();
+      const ranges = shardRanges(batch.count, links.length);
+      const settled = await Promise.allSettled(
+        links.map(async (link, rank) => {
+          const { start, end } = ranges[rank] as { start: number; end: number };
+          if (end === start) return { gradients: new Float32Array(0), count: 0, loss: 0, correct: 0 };
+          await this.ensureModel(link);
+          const weights = this.weightsFor(link);
+          const reply = await link.compute({
+            type: 'compute',
+            modelId: this.opts.modelId,
+            step,
+            ...(weights ? { weights } : {}),
+            images: images.subarray(start * 3072, end * 3072),
+            labels: batch.labels.subarray(start, end),
+            count: end - start,
+          });
+          if (weights) pool.setVersion(link, this.version);
+          this.validate(reply, step, end - start, link);
+          return reply;
+        }),
+      );
+      const failed = settled
+        .map((r, rank) => ({ r, link: links[rank] as WorkerLink }))
+        .filter((x): x is { r: PromiseRejectedResult; link: WorkerLink } => x.r.status === 'rejected');
+      if (failed.length > 0) {
+        for (const { r, link } of failed) {
+          const reason = r.reason instanceof Error ? r.reason.message : String(r.reason);
+          this.log(`step ${step}: dropping worker ${link.info.workerId}: ${reason}; re-sharding the global batch`);
+          pool.drop(link, reason);
+        }
+        continue;
+      }
+      const replies = settled.map((r) => (r as PromiseFulfilledResult<{ gradients: Float32Array; count: number; loss: number; correct: number }>).value);
+      const avg = averageGradients(replies, this.weights.length);
+      this.optimizer.step(this.weights, avg, lr);
+      if (!allFinite(this.weights)) {
+        throw new TrainingError('E_TRAIN_NONFINITE', `weights became non-finite at step ${step} (lr ${lr}); stopping, the last checkpoint is kept`);
+      }
+      this.version += 1;
+      this.crc = weightsCrc(this.weights);
+      this.progress.step += 1;
+      this.progress.samplesSeen += batch.count;
+      let lossSum = 0;
+      let correct = 0;
+      for (const r of replies) {
+        lossSum += r.loss * r.count;
+        correct += r.correct;
+      }
+      return { loss: lossSum / batch.count, correct, workers: links.length };
+    }
+  }
+
+  /**
+   * Forward pass over `set`, sharded across the live workers in chunks of `evalChunk` samples
+   * (each worker pulls the next chunk when it is done; a failed chunk goes back in the queue).
+   * Every sample is counted exactly once.
+   */
+  async predict(set: ImageSet): Promise<Predictions> {
+    const { pool, config } = this.opts;
+    const predictions = new Uint8Array(set.count);
+    const losses = new Float32Array(set.count);
+    const queue: Array<{ start: number; end: number }> = [];
+    for (let start = 0; start < set.count; start += config.evalChunk) {
+      queue.push({ start, end: Math.min(set.count, start + config.evalChunk) });
+    }
+    while (queue.length > 0) {
+      await pool.waitFor(1);
+      const links = pool.live();
+      await Promise.all(
+        links.map(async (link) => {
+          for (let chunk = queue.shift(); chunk !== undefined; chunk = queue.shift()) {
+            try {
+              await this.ensureModel(link);
+              const weights = this.weightsFor(link);
+              const reply = await link.evaluate({
+                type: 'evaluate',
+                modelId: this.opts.modelId,
+                requestId: ++this.requestId,
+                ...(weights ? { weights } : {}),
+                images: set.images.subarray(chunk.start * 3072, chunk.end * 3072),
+                labels: set.labels.subarray(chunk.start, chunk.end),
+                count: chunk.end - chunk.start,
+              });
+              if (weights) pool.setVersion(link, this.version);
+              const n = chunk.end - chunk.start;
+              if (reply.predictions.length !== n) {
+                throw new TrainingError('E_TRAIN_WORKER', `worker ${link.info.workerId} returned ${reply.predictions.length} predictions for ${n} samples`);
+              }
+              predictions.set(reply.predictions, chunk.start);
+              losses.set(reply.losses, chunk.start);
+            } catch (err) {
+              queue.push(chunk);
+              const reason = err instanceof Error ? err.message : String(err);
+              this.log(`evaluation: dropping worker ${link.info.workerId}: ${reason}`);
+              pool.drop(link, reason);
+              return;
+            }
+          }
+        }),
+      );
+    }
+    return { predictions, losses };
+  }
+
+  /** Metrics of the current weights on `set`. */
+  async evaluateReport(set: ImageSet): Promise<ClassificationReport> {
+    const { predictions, losses } = await this.predict(set);
+    const acc = new MetricsAccumulator(this.opts.numClasses, this.opts.classNames);
+    acc.add(set.labels, predictions, losses);
+    return acc.report();
+  }
+}

@@ -1,0 +1,63 @@
+import { formatClassificationReport, type ClassificationReport } from '@cifar-dist/metrics';
+import type { TrainConfig } from './config.js';
+import type { EpochRecord, PhaseName } from './phase-runner.js';
+import { REFERENCE } from './reference.js';
+
+/** One phase of report.json. */
+export interface PhaseReport {
+  name: PhaseName;
+  numClasses: number;
+  classNames: string[];
+  params: number;
+  trainableParams: number;
+  frozenLayers: number;
+  epochs: number;
+  steps: number;
+  samplesSeen: number;
+  history: EpochRecord[];
+  train: ClassificationReport | null;
+  test: ClassificationReport;
+  /** Fine-tune only: the frozen layers' weights are bit-identical to phase 1's. */
+  frozenWeightsUnchanged?: boolean;
+  seconds: number;
+}
+
+export interface RunReport {
+  version: 1;
+  startedAt: string;
+  finishedAt: string;
+  backend: string;
+  workers: Array<{ workerId: string; backend: string; device: string; hostname: string; pid: number }>;
+  config: TrainConfig;
+  phases: PhaseReport[];
+}
+
+const pct = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '   -  ' : x.toFixed(4));
+
+/** The end-of-run text: per phase, our figures beside the reference's, then sklearn-style tables. */
+export function formatRunReport(report: RunReport): string {
+  const lines: string[] = [];
+  for (const phase of report.phases) {
+    const ref = REFERENCE[phase.name];
+    lines.push(
+      `== ${phase.name}: ${phase.numClasses} classes, ${phase.params.toLocaleString('en-US')} params ` +
+        `(${phase.trainableParams.toLocaleString('en-US')} trainable, first ${phase.frozenLayers} layers frozen), ` +
+        `${phase.epochs} epochs, ${phase.steps} steps, ${phase.seconds.toFixed(0)} s`,
+    );
+    lines.push('                 ours(test)  reference(test)  ours(train)  reference(train)');
+    const row = (label: string, ours: number | undefined, refTest: number, oursTrain: number | undefined, refTrain: number): string =>
+      `  ${label.padEnd(14)} ${pct(ours).padStart(10)} ${pct(refTest).padStart(16)} ${pct(oursTrain).padStart(12)} ${pct(refTrain).padStart(17)}`;
+    const t = phase.test;
+    const tr = phase.train ?? undefined;
+    lines.push(row('accuracy', t.accuracy, ref.test.accuracy, tr?.accuracy, ref.train.accuracy));
+    lines.push(row('loss', t.loss, ref.test.loss, tr?.loss, ref.train.loss));
+    lines.push(row('precision(mac)', t.precisionMacro, ref.test.precision, tr?.precisionMacro, ref.train.precision));
+    lines.push(row('recall(mac)', t.recallMacro, ref.test.recall, tr?.recallMacro, ref.train.recall));
+    lines.push(row('f1(mac)', t.f1Macro, ref.test.f1, tr?.f1Macro, ref.train.f1));
+    if (phase.frozenWeightsUnchanged !== undefined) {
+      lines.push(`  frozen layers bit-identical to phase 1: ${phase.frozenWeightsUnchanged ? 'yes' : 'NO'}`);
+    }
+    lines.push('', 'test set:', formatClassificationReport(t), '');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,119 @@
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '@cifar-dist/model';
+import { findLatestCheckpoint } from './checkpoint.js';
+import { defaultConfig, type TrainConfig } from './config.js';
+import { InProcessLink } from './in-process-link.js';
+import { runTraining } from './run.js';
+import { SHARED_DATA } from './test-support.js';
+import { WorkerPool } from './worker-pool.js';
+
+const dirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(path.join(tmpdir(), 'cifar-dist-run-'));
+  dirs.push(d);
+  return d;
+}
+
+function pool(n: number): WorkerPool {
+  const p = new WorkerPool();
+  for (let i = 0; i < n; i++) p.add(new InProcessLink(`w${i}`));
+  return p;
+}
+
+const config: TrainConfig = defaultConfig({
+  dataDir: SHARED_DATA,
+  epochs: 2,
+  finetuneEpochs: 2,
+  batchSize: 32,
+  trainLimit: 96,
+  testLimit: 40,
+  evaluateTrain: false,
+  evalChunk: 32,
+  dropout: false,
+  schedule: { lr: 0.01, warmupEpochs: 0.5, decay: 'cosine', minFactor: 0.1 },
+  finetuneSchedule: { lr: 0.01, warmupEpochs: 0, decay: 'cosine', minFactor: 0.1 },
+});
+
+class Crash extends Error {}
+
+beforeAll(async () => {
+  await selectBackend({ force: 'wasm' });
+});
+
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describe('runTraining: both phases, checkpoints, resume', () => {
+  let straight: string;
+
+  beforeAll(async () => {
+    straight = await tempDir();
+    await runTraining({ config, pool: pool(2), out: straight });
+  }, 300_000);
+
+  it('writes one checkpoint per epoch of each phase, both models and report.json', async () => {
+    expect((await readdir(path.join(straight, 'checkpoints'))).sort()).toEqual([
+      'ckpt-p1-e0001', 'ckpt-p1-e0002', 'ckpt-p2-e0001', 'ckpt-p2-e0002',
+    ]);
+    const report = JSON.parse(await readFile(path.join(straight, 'report.json'), 'utf8'));
+    expect(report.phases.map((p: { name: string }) => p.name)).toEqual(['cifar10', 'finetune']);
+    expect(report.phases[1].frozenWeightsUnchanged).toBe(true);
+    expect(report.phases[0].history).toHaveLength(2);
+    expect(report.phases[0].steps).toBe(6);
+  });
+
+  for (const crashAt of [{ phase: 'cifar10', epoch: 1 }, { phase: 'finetune', epoch: 1 }]) {
+    it(`resumed after a crash in ${crashAt.phase} epoch ${crashAt.epoch + 1}, ends with bit-identical weights`, async () => {
+      const out = await tempDir();
+      await expect(
+        runTraining({
+          config,
+          pool: pool(2),
+          out,
+          hooks: {
+            onEpochEnd: async (runner, record) => {
+              if (runner.opts.name === crashAt.phase && record.epoch === crashAt.epoch) throw new Crash('simulated crash');
+            },
+          },
+        }),
+      ).rejects.toBeInstanceOf(Crash);
+      const logs: string[] = [];
+      await runTraining({ config, pool: pool(2), out, resume: true, hooks: { log: (m) => logs.push(m) } });
+      expect(logs.some((l) => l.startsWith('resuming from'))).toBe(true);
+      for (const model of ['model-cifar10', 'model-finetune']) {
+        if (crashAt.phase === 'finetune' && model === 'model-cifar10') continue;
+        const a = await readFile(path.join(straight, model, 'weights.bin'));
+        const b = await readFile(path.join(out, model, 'weights.bin'));
+        expect(b.equals(a)).toBe(true);
+      }
+      const ra = JSON.parse(await readFile(path.join(straight, 'report.json'), 'utf8'));
+      const rb = JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8'));
+      expect(rb.phases[1].test.confusionMatrix).toEqual(ra.phases[1].test.confusionMatrix);
+      expect(rb.phases[1].steps).toBe(ra.phases[1].steps);
+    }, 300_000);
+  }
+
+  it('skips a corrupted newest checkpoint for the previous good one, naming it', async () => {
+    const out = await tempDir();
+    const ck = path.join(out, 'checkpoints');
+    await runTraining({ config: { ...config, finetuneEpochs: 1 }, pool: pool(1), out });
+    const weights = path.join(ck, 'ckpt-p2-e0001', 'weights.bin');
+    const bytes = await readFile(weights);
+    bytes[100] = (bytes[100] as number) ^ 0xff;
+    await writeFile(weights, bytes);
+    const logs: string[] = [];
+    const found = await findLatestCheckpoint(ck, (m) => logs.push(m));
+    expect(found?.dir).toBe(path.join(ck, 'ckpt-p1-e0002'));
+    expect(logs[0]).toMatch(/skipping ckpt-p2-e0001: .*weights\.bin does not match its sha256/);
+    await writeFile(path.join(ck, 'ckpt-p1-e0002', 'manifest.json'), '{"format":1,');
+    const older = await findLatestCheckpoint(ck, (m) => logs.push(m));
+    expect(older?.dir).toBe(path.join(ck, 'ckpt-p1-e0001'));
+    expect(logs.at(-1)).toMatch(/skipping ckpt-p1-e0002: .*manifest\.json is missing or unreadable/);
+    older?.model.dispose();
+    found?.model.dispose();
+  }, 300_000);
+});

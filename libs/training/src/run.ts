@@ -1,0 +1,207 @@
+import path from 'node:path';
+import { loadCifar10, loadFinetuneDataset, type ImageSet } from '@cifar-dist/data';
+import {
+  countParams,
+  createModel,
+  freezeLayers,
+  getWeightsFlat,
+  replaceHead,
+  setWeightsFlat,
+  tf,
+} from '@cifar-dist/model';
+import { writeFileAtomic } from './atomic-files.js';
+import { checkpointName, findLatestCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.js';
+import type { TrainConfig } from './config.js';
+import { saveLayersModel } from './model-files.js';
+import { PhaseRunner, type PhaseHooks, type PhaseName, type PhaseProgress } from './phase-runner.js';
+import type { PhaseReport, RunReport } from './report.js';
+import type { WorkerPool } from './worker-pool.js';
+
+export interface RunOptions {
+  config: TrainConfig;
+  pool: WorkerPool;
+  /** Run directory: checkpoints/, model-cifar10/, model-finetune/, report.json. */
+  out: string;
+  resume?: boolean;
+  backend?: string;
+  hooks?: PhaseHooks;
+}
+
+/** Weights of the first `k` layers, flat, for the frozen-weights check. */
+function layerWeights(model: tf.LayersModel, k: number): Float32Array {
+  const parts = model.layers.slice(0, k).flatMap((l) => l.getWeights().map((w) => w.dataSync() as Float32Array));
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const out = new Float32Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+function bitEqual(a: Float32Array, b: Float32Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/** Loads the data of both phases with the run's limits. */
+async function loadPhaseData(config: TrainConfig, phase: PhaseName): Promise<{ train: ImageSet; test: ImageSet }> {
+  const trainOpts = config.trainLimit ? { limit: config.trainLimit } : {};
+  const testOpts = config.testLimit ? { limit: config.testLimit } : {};
+  if (phase === 'cifar10') {
+    return {
+      train: await loadCifar10(config.dataDir, 'train', trainOpts),
+      test: await loadCifar10(config.dataDir, 'test', testOpts),
+    };
+  }
+  return {
+    train: await loadFinetuneDataset(config.dataDir, 'train', config.finetune, trainOpts),
+    test: await loadFinetuneDataset(config.dataDir, 'test', config.finetune, testOpts),
+  };
+}
+
+/** Copies every weight of `from` into a model built by createModel (same architecture). */
+function rebuild(from: tf.LayersModel, numClasses: number, config: TrainConfig, frozen: number): tf.Sequential {
+  const model = createModel({ numClasses, dropout: config.dropout, seed: config.seed });
+  setWeightsFlat(model, getWeightsFlat(from, 'all'), 'all');
+  freezeLayers(model, frozen);
+  return model;
+}
+
+/**
+ * The main job: phase 1 (CIFAR-10 from scratch), then phase 2 (new head for CIFAR-10 + the chosen
+ * CIFAR-100 classes, first `frozenLayers` layers frozen), each trained by synchronous data-parallel
+ * SGD over the pool's workers, checkpointed every epoch, evaluated, saved in LayersModel format.
+ * With `resume`, continues from the newest good checkpoint under `<out>/checkpoints`.
+ */
+export async function runTraining(opts: RunOptions): Promise<RunReport> {
+  const { config, pool, out } = opts;
+  const log = opts.hooks?.log ?? (() => undefined);
+  const ckptRoot = path.join(out, 'checkpoints');
+  const startedAt = new Date().toISOString();
+  let resumeFrom: Checkpoint | null = null;
+  if (opts.resume) {
+    resumeFrom = await findLatestCheckpoint(ckptRoot, log);
+    log(resumeFrom ? `resuming from ${resumeFrom.dir}` : `no checkpoint under ${ckptRoot}: starting afresh`);
+  }
+  const completed: PhaseReport[] = resumeFrom ? [...resumeFrom.state.completed] : [];
+  let modelId = 0;
+
+  const runPhase = async (
+    name: PhaseName,
+    model: tf.Sequential,
+    data: { train: ImageSet; test: ImageSet },
+    epochs: number,
+    frozenLayers: number,
+    resume?: Checkpoint,
+  ): Promise<{ report: PhaseReport; model: tf.Sequential }> => {
+    const started = performance.now();
+    const numClasses = data.train.classNames.length;
+    const phaseIndex = name === 'cifar10' ? 1 : 2;
+    const runner = new PhaseRunner({
+      name,
+      model,
+      modelId: ++modelId,
+      numClasses,
+      classNames: data.train.classNames,
+      frozenLayers,
+      train: data.train,
+      test: data.test,
+      epochs,
+      schedule: name === 'cifar10' ? config.schedule : config.finetuneSchedule,
+      config,
+      pool,
+      hooks: {
+        ...opts.hooks,
+        onEpochEnd: async (r, record) => {
+          r.syncModel();
+          const dir = await saveCheckpoint(
+            ckptRoot,
+            checkpointName(phaseIndex, record.epoch),
+            model,
+            {
+              format: 1,
+              createdAt: new Date().toISOString(),
+              config,
+              phase: r.progress,
+              numClasses,
+              classNames: data.train.classNames,
+              frozenLayers,
+              completed,
+            },
+            r.optimizer.getState(),
+          );
+          log(`checkpoint ${dir}`);
+          await opts.hooks?.onEpochEnd?.(r, record);
+        },
+      },
+      ...(resume ? { resume: { progress: resume.state.phase, optimizer: resume.optimizer } } : {}),
+    });
+    const progress: PhaseProgress = await runner.run();
+    const test = await runner.evaluateReport(data.test);
+    const train = config.evaluateTrain ? await runner.evaluateReport(data.train) : null;
+    const params = countParams(model);
+    await saveLayersModel(model, path.join(out, `model-${name}`));
+    const report: PhaseReport = {
+      name,
+      numClasses,
+      classNames: data.train.classNames,
+      params: params.total,
+      trainableParams: params.trainable,
+      frozenLayers,
+      epochs,
+      steps: progress.step,
+      samplesSeen: progress.samplesSeen,
+      history: progress.history,
+      train,
+      test,
+      seconds: (performance.now() - started) / 1000,
+    };
+    return { report, model };
+  };
+
+  // Phase 1
+  let phase1Model: tf.Sequential;
+  if (resumeFrom && resumeFrom.state.phase.name === 'finetune') {
+    phase1Model = createModel({ numClasses: 10, dropout: config.dropout, seed: config.seed });
+    log('phase cifar10 already finished in the checkpoint');
+  } else {
+    const data = await loadPhaseData(config, 'cifar10');
+    const model = resumeFrom
+      ? rebuild(resumeFrom.model, 10, config, 0)
+      : createModel({ numClasses: 10, dropout: config.dropout, seed: config.seed });
+    const r = await runPhase('cifar10', model, data, config.epochs, 0, resumeFrom ?? undefined);
+    completed.push(r.report);
+    phase1Model = r.model;
+  }
+
+  // Phase 2
+  const data2 = await loadPhaseData(config, 'finetune');
+  const numClasses2 = data2.train.classNames.length;
+  let model2: tf.Sequential;
+  let resume2: Checkpoint | undefined;
+  if (resumeFrom && resumeFrom.state.phase.name === 'finetune') {
+    model2 = rebuild(resumeFrom.model, numClasses2, config, config.frozenLayers);
+    resume2 = resumeFrom;
+  } else {
+    model2 = replaceHead(phase1Model, numClasses2, { seed: config.seed + 1, dropout: config.dropout });
+    freezeLayers(model2, config.frozenLayers);
+  }
+  // The frozen layers must come out bit-identical to phase 1's final weights (read from the saved phase 1 model on resume).
+  const frozenBefore = layerWeights(model2, config.frozenLayers);
+  const r2 = await runPhase('finetune', model2, data2, config.finetuneEpochs, config.frozenLayers, resume2);
+  r2.report.frozenWeightsUnchanged = bitEqual(frozenBefore, layerWeights(r2.model, config.frozenLayers));
+  completed.push(r2.report);
+
+  const report: RunReport = {
+    version: 1,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    backend: opts.backend ?? tf.getBackend(),
+    workers: pool.live().map((l) => ({ ...l.info })),
+    config,
+    phases: completed,
+  };
+  await writeFileAtomic(path.join(out, 'report.json'), JSON.stringify(report, null, 1));
+  return report;
+}

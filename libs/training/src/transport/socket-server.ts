@@ -1,0 +1,221 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server, type Socket } from 'socket.io';
+import {
+  PROTOCOL_VERSION,
+  ProtocolError,
+  decodeMessage,
+  encodeMessage,
+  tokensEqual,
+  type ClientToServerEvents,
+  type ComputeMessage,
+  type EvaluateMessage,
+  type EvaluationMessage,
+  type GradientMessage,
+  type Message,
+  type MessageType,
+  type ServerToClientEvents,
+  type SetModelMessage,
+} from '@cifar-dist/protocol';
+import { TrainingError } from '../errors.js';
+import type { WorkerInfo, WorkerLink } from '../worker-link.js';
+import type { WorkerPool } from '../worker-pool.js';
+
+export interface SocketServerOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Required when `host` is not a loopback address. */
+  token?: string;
+  /** Largest frame accepted in either direction, bytes (socket.io's maxHttpBufferSize). */
+  maxMessageBytes: number;
+  /** A request not answered within this is a failed worker, ms. */
+  requestTimeoutMs: number;
+  /** Time a connected peer has to say hello, ms. */
+  helloTimeoutMs?: number;
+  pool: WorkerPool;
+  runId: string;
+  log?: (msg: string) => void;
+}
+
+type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+/** True for addresses that only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || host.startsWith('127.');
+}
+
+/** A worker on the other end of a socket.io connection. */
+class SocketLink implements WorkerLink {
+  alive = true;
+  constructor(
+    readonly info: WorkerInfo,
+    private readonly socket: IoSocket,
+    private readonly opts: SocketServerOptions,
+  ) {}
+
+  private async request<T extends MessageType>(msg: Message, expected: T): Promise<Extract<Message, { type: T }>> {
+    if (!this.alive) throw new TrainingError('E_TRAIN_WORKER', `worker ${this.info.workerId} is gone`);
+    let reply: Uint8Array;
+    try {
+      reply = await this.socket.timeout(this.opts.requestTimeoutMs).emitWithAck('msg', encodeMessage(msg));
+    } catch (err) {
+      throw new TrainingError(
+        'E_TRAIN_WORKER',
+        `worker ${this.info.workerId} did not answer '${msg.type}' within ${this.opts.requestTimeoutMs} ms (${(err as Error).message})`,
+      );
+    }
+    const decoded = decodeMessage(reply, undefined, this.opts.maxMessageBytes);
+    if (decoded.type === 'error') {
+      throw new TrainingError('E_TRAIN_WORKER', `worker ${this.info.workerId} failed '${msg.type}': ${decoded.code}: ${decoded.message}`);
+    }
+    if (decoded.type !== expected) {
+      throw new ProtocolError('E_PROTO_TYPE', `worker ${this.info.workerId} answered '${msg.type}' with '${decoded.type}'`);
+    }
+    return decoded as Extract<Message, { type: T }>;
+  }
+
+  async setModel(msg: SetModelMessage): Promise<void> {
+    await this.request(msg, 'ready');
+  }
+
+  compute(msg: ComputeMessage): Promise<GradientMessage> {
+    return this.request(msg, 'gradient');
+  }
+
+  evaluate(msg: EvaluateMessage): Promise<EvaluationMessage> {
+    return this.request(msg, 'evaluation');
+  }
+
+  close(reason: string): void {
+    if (!this.alive) return;
+    this.alive = false;
+    if (this.socket.connected) {
+      this.socket.emit('msg', encodeMessage({ type: 'shutdown', reason }), () => undefined);
+      // Give the shutdown frame a moment to leave before cutting the connection.
+      setTimeout(() => this.socket.disconnect(true), 200).unref();
+    }
+  }
+}
+
+/**
+ * The coordinator's socket.io endpoint. Refuses, before any data or weights leave, a peer with
+ * another protocol version or without the right token; a peer that then says a valid hello joins
+ * the worker pool, and leaves it when its connection drops.
+ */
+export class SocketCoordinatorServer {
+  private http: HttpServer | null = null;
+  private io: Server<ClientToServerEvents, ServerToClientEvents> | null = null;
+  private nextRank = 0;
+
+  constructor(private readonly opts: SocketServerOptions) {
+    if (!isLoopback(opts.host) && !opts.token) {
+      throw new TrainingError(
+        'E_TRAIN_CONFIG',
+        `listening on ${opts.host} (not loopback) requires a token: pass --token or set CIFAR_DIST_TOKEN`,
+      );
+    }
+  }
+
+  /** Starts listening; resolves with the bound port. */
+  async start(): Promise<number> {
+    const http = createServer();
+    const io = new Server<ClientToServerEvents, ServerToClientEvents>(http, {
+      maxHttpBufferSize: this.opts.maxMessageBytes,
+      transports: ['websocket'],
+      serveClient: false,
+      perMessageDeflate: false,
+      // A worker's synchronous compute can block its event loop for seconds: be patient before
+      // declaring it dead (the request timeout catches real hangs).
+      pingInterval: 10_000,
+      pingTimeout: 60_000,
+    });
+    io.use((socket, next) => {
+      const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
+      if (auth['protocolVersion'] !== PROTOCOL_VERSION) {
+        const err = new Error(`protocol version ${String(auth['protocolVersion'])} refused, coordinator speaks ${PROTOCOL_VERSION}`) as Error & { data?: unknown };
+        err.data = { code: 'E_PROTO_VERSION' };
+        this.opts.log?.(`refused ${socket.handshake.address}: ${err.message}`);
+        return next(err);
+      }
+      if (this.opts.token !== undefined && !tokensEqual(auth['token'], this.opts.token)) {
+        const err = new Error('token refused') as Error & { data?: unknown };
+        err.data = { code: 'E_PROTO_TOKEN' };
+        this.opts.log?.(`refused ${socket.handshake.address}: bad token`);
+        return next(err);
+      }
+      next();
+    });
+    io.on('connection', (socket) => this.onConnection(socket));
+    this.http = http;
+    this.io = io;
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(this.opts.port, this.opts.host, () => resolve());
+    });
+    return (http.address() as AddressInfo).port;
+  }
+
+  private onConnection(socket: IoSocket): void {
+    const timer = setTimeout(() => {
+      this.opts.log?.(`peer ${socket.id} said no hello within ${this.opts.helloTimeoutMs ?? 30_000} ms: disconnecting`);
+      socket.disconnect(true);
+    }, this.opts.helloTimeoutMs ?? 30_000);
+    socket.once('msg', (payload, ack) => {
+      clearTimeout(timer);
+      let hello;
+      try {
+        hello = decodeMessage(payload, 'hello', 64 * 1024);
+      } catch (err) {
+        this.opts.log?.(`peer ${socket.id} sent a bad hello: ${(err as Error).message}`);
+        if (typeof ack === 'function') ack(encodeMessage({ type: 'error', code: 'E_PROTO_HELLO', message: (err as Error).message }));
+        socket.disconnect(true);
+        return;
+      }
+      const rank = this.nextRank++;
+      const info: WorkerInfo = {
+        workerId: hello.workerId,
+        backend: hello.backend,
+        device: hello.device,
+        hostname: hello.hostname,
+        pid: hello.pid,
+      };
+      const link = new SocketLink(info, socket, this.opts);
+      socket.on('disconnect', (reason) => {
+        link.alive = false;
+        this.opts.pool.drop(link, `disconnected (${reason})`);
+      });
+      // Anything a worker sends unasked after its hello is not part of the protocol.
+      socket.on('msg', (_payload, reply) => {
+        this.opts.log?.(`worker ${info.workerId} sent an unsolicited message: disconnecting it`);
+        if (typeof reply === 'function') reply(encodeMessage({ type: 'error', code: 'E_PROTO_TYPE', message: 'unsolicited message' }));
+        this.opts.pool.drop(link, 'unsolicited message');
+      });
+      if (typeof ack === 'function') ack(encodeMessage({ type: 'welcome', rank, runId: this.opts.runId }));
+      this.opts.pool.add(link);
+    });
+  }
+
+  /**
+   * Tells every worker to exit (waiting up to `graceMs` for each to acknowledge), then stops
+   * listening.
+   */
+  async close(reason = 'run finished', graceMs = 2_000): Promise<void> {
+    if (this.io) {
+      await Promise.allSettled(
+        [...this.io.sockets.sockets.values()].map((socket) =>
+          socket.timeout(graceMs).emitWithAck('msg', encodeMessage({ type: 'shutdown', reason })),
+        ),
+      );
+    }
+    this.opts.pool.closeAll(reason);
+    await new Promise<void>((resolve) => {
+      if (!this.io) return resolve();
+      this.io.close(() => resolve());
+    });
+    this.io = null;
+    this.http = null;
+  }
+}

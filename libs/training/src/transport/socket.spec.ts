@@ -1,0 +1,113 @@
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { io as connect } from 'socket.io-client';
+import { createModel, getWeightsFlat, selectBackend } from '@cifar-dist/model';
+import { PROTOCOL_VERSION, encodeMessage } from '@cifar-dist/protocol';
+import { TrainingError } from '../errors.js';
+import { WorkerPool } from '../worker-pool.js';
+import { SocketCoordinatorServer } from './socket-server.js';
+import { runSocketWorker } from './socket-worker.js';
+
+let server: SocketCoordinatorServer | null = null;
+
+beforeAll(async () => {
+  await selectBackend({ force: 'wasm' });
+});
+
+afterEach(async () => {
+  await server?.close();
+  server = null;
+});
+
+async function start(pool: WorkerPool, token?: string): Promise<string> {
+  server = new SocketCoordinatorServer({
+    host: '127.0.0.1', port: 0, maxMessageBytes: 16e6, requestTimeoutMs: 30_000, helloTimeoutMs: 1_000,
+    pool, runId: 'test', ...(token ? { token } : {}),
+  });
+  return `http://127.0.0.1:${await server.start()}`;
+}
+
+/** Tries a raw handshake; resolves with the refusal code or 'connected'. */
+function handshake(url: string, auth: Record<string, unknown>): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect(url, { auth, transports: ['websocket'], reconnection: false });
+    s.on('connect', () => {
+      s.disconnect();
+      resolve('connected');
+    });
+    s.on('connect_error', (err) => {
+      s.disconnect();
+      resolve((err as Error & { data?: { code?: string } }).data?.code ?? err.message);
+    });
+  });
+}
+
+describe('socket transport', () => {
+  it('refuses to listen beyond loopback without a token', () => {
+    expect(() => new SocketCoordinatorServer({ host: '0.0.0.0', port: 0, maxMessageBytes: 1e6, requestTimeoutMs: 1000, pool: new WorkerPool(), runId: 'x' }))
+      .toThrow(TrainingError);
+  });
+
+  it('refuses a peer with another protocol version or a wrong token before anything is sent', async () => {
+    const pool = new WorkerPool();
+    const url = await start(pool, 's3cret');
+    expect(await handshake(url, { protocolVersion: PROTOCOL_VERSION + 1, token: 's3cret' })).toBe('E_PROTO_VERSION');
+    expect(await handshake(url, { protocolVersion: PROTOCOL_VERSION, token: 'guess' })).toBe('E_PROTO_TOKEN');
+    expect(await handshake(url, { protocolVersion: PROTOCOL_VERSION })).toBe('E_PROTO_TOKEN');
+    expect(await handshake(url, { protocolVersion: PROTOCOL_VERSION, token: 's3cret' })).toBe('connected');
+    expect(pool.size).toBe(0);
+  });
+
+  it('disconnects a peer that sends a malformed hello, and one that says nothing', async () => {
+    const pool = new WorkerPool();
+    const url = await start(pool);
+    const reply = await new Promise<Uint8Array>((resolve) => {
+      const s = connect(url, { auth: { protocolVersion: PROTOCOL_VERSION }, transports: ['websocket'], reconnection: false });
+      s.on('connect', () => {
+        s.emit('msg', new Uint8Array([0xc1, 0x00]), (r: Uint8Array) => resolve(r));
+      });
+    });
+    expect(Buffer.from(reply).toString('latin1')).toContain('E_PROTO_HELLO');
+    const silent = await new Promise<string>((resolve) => {
+      const s = connect(url, { auth: { protocolVersion: PROTOCOL_VERSION }, transports: ['websocket'], reconnection: false });
+      s.on('disconnect', (reason) => resolve(reason));
+    });
+    expect(silent).toBe('io server disconnect');
+    expect(pool.size).toBe(0);
+  });
+
+  it('a worker joins, loads the model, computes a gradient, and exits on shutdown', async () => {
+    const pool = new WorkerPool();
+    const url = await start(pool);
+    const done = runSocketWorker({ url, workerId: 'sock-w', backend: 'wasm', device: 'cpu' });
+    await pool.waitFor(1, 20_000);
+    const [link] = pool.live();
+    expect(link?.info.workerId).toBe('sock-w');
+    const model = createModel({ numClasses: 10, dropout: false, seed: 1 });
+    await link!.setModel({ type: 'set-model', modelId: 7, numClasses: 10, frozenLayers: 0, dropout: false, weights: getWeightsFlat(model, 'all') });
+    const images = new Uint8Array(4 * 3072).map((_, i) => (i * 31) % 256);
+    const reply = await link!.compute({ type: 'compute', modelId: 7, step: 0, images, labels: new Uint8Array([0, 1, 2, 3]), count: 4 });
+    expect(reply.gradients.length).toBe(1_250_858);
+    expect(reply.count).toBe(4);
+    expect(Math.abs(reply.loss - Math.log(10))).toBeLessThan(1);
+    // a request for another model is answered with an error, not a wrong gradient
+    await expect(link!.compute({ type: 'compute', modelId: 8, step: 1, images, labels: new Uint8Array([0, 1, 2, 3]), count: 4 }))
+      .rejects.toThrow(/E_PROTO_STALE/);
+    model.dispose();
+    await server!.close();
+    server = null;
+    await expect(done).resolves.toBe('run finished');
+  });
+
+  it('drops a worker that sends unsolicited messages', async () => {
+    const pool = new WorkerPool();
+    const url = await start(pool);
+    const s = connect(url, { auth: { protocolVersion: PROTOCOL_VERSION }, transports: ['websocket'], reconnection: false });
+    await new Promise<void>((resolve) => s.on('connect', () => resolve()));
+    await s.emitWithAck('msg', encodeMessage({ type: 'hello', protocolVersion: PROTOCOL_VERSION, workerId: 'rogue', backend: 'x', device: 'x', hostname: 'h', pid: 1 }));
+    await pool.waitFor(1, 5_000);
+    const left = new Promise<string>((resolve) => pool.once('leave', (_l, reason) => resolve(reason)));
+    s.emit('msg', encodeMessage({ type: 'gradient', step: 0, loss: 0, correct: 0, count: 1, gradients: new Float32Array(3), weightsCrc: 0, computeMs: 0 }), () => undefined);
+    expect(await left).toBe('unsolicited message');
+    s.disconnect();
+  });
+});

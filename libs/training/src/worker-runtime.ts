@@ -1,0 +1,95 @@
+import { normalizeImages } from '@cifar-dist/data';
+import {
+  computeGradients,
+  createModel,
+  evaluateBatch,
+  freezeLayers,
+  getWeightsFlat,
+  setWeightsFlat,
+  type tf,
+} from '@cifar-dist/model';
+import {
+  ProtocolError,
+  weightsCrc,
+  type ComputeMessage,
+  type EvaluateMessage,
+  type EvaluationMessage,
+  type GradientMessage,
+  type ReadyMessage,
+  type SetModelMessage,
+} from '@cifar-dist/protocol';
+
+/**
+ * The worker's whole job, free of any transport: hold one model, load the weights it is sent,
+ * and answer compute / evaluate requests. The socket client and the in-process link both drive it.
+ */
+export class WorkerRuntime {
+  private model: tf.LayersModel | null = null;
+  private modelId = -1;
+  private crc = 0;
+
+  /** Builds the network described by the message and loads every weight. */
+  setModel(msg: SetModelMessage): ReadyMessage {
+    this.model?.dispose();
+    const model = createModel({ numClasses: msg.numClasses, dropout: msg.dropout });
+    freezeLayers(model, msg.frozenLayers);
+    setWeightsFlat(model, msg.weights, 'all');
+    this.model = model;
+    this.modelId = msg.modelId;
+    this.crc = weightsCrc(getWeightsFlat(model, 'trainable'));
+    return { type: 'ready', modelId: msg.modelId, weightsCrc: this.crc };
+  }
+
+  private requireModel(modelId: number): tf.LayersModel {
+    if (this.model === null || modelId !== this.modelId) {
+      throw new ProtocolError(
+        'E_PROTO_STALE',
+        `request for model ${modelId}, but this worker holds model ${this.model === null ? 'none' : this.modelId}`,
+      );
+    }
+    return this.model;
+  }
+
+  private loadTrainable(model: tf.LayersModel, weights: Float32Array | undefined): void {
+    if (weights === undefined || weights === null) return;
+    setWeightsFlat(model, weights, 'trainable');
+    // Read back from the model, not from the message: this is what proves bit-identity.
+    this.crc = weightsCrc(getWeightsFlat(model, 'trainable'));
+  }
+
+  /** Gradient of the mean loss over the shard at the (possibly updated) weights. */
+  compute(msg: ComputeMessage): GradientMessage {
+    const model = this.requireModel(msg.modelId);
+    this.loadTrainable(model, msg.weights);
+    const started = performance.now();
+    const xs = normalizeImages(msg.images, msg.count);
+    const result = computeGradients(model, xs, msg.labels, msg.count);
+    return {
+      type: 'gradient',
+      step: msg.step,
+      loss: result.loss,
+      correct: result.correct,
+      count: result.count,
+      gradients: result.gradients,
+      weightsCrc: this.crc,
+      computeMs: performance.now() - started,
+    };
+  }
+
+  /** Forward pass only: per-sample predicted class and loss. */
+  evaluate(msg: EvaluateMessage): EvaluationMessage {
+    const model = this.requireModel(msg.modelId);
+    this.loadTrainable(model, msg.weights);
+    if (msg.count === 0) {
+      return { type: 'evaluation', requestId: msg.requestId, predictions: new Uint8Array(0), losses: new Float32Array(0) };
+    }
+    const xs = normalizeImages(msg.images, msg.count);
+    const { predictions, losses } = evaluateBatch(model, xs, msg.labels, msg.count);
+    return { type: 'evaluation', requestId: msg.requestId, predictions, losses };
+  }
+
+  dispose(): void {
+    this.model?.dispose();
+    this.model = null;
+  }
+}
