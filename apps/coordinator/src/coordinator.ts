@@ -20,6 +20,8 @@ export interface CoordinatorRun {
   done: Promise<RunReport>;
   /** Stops serving (workers are told to shut down). */
   close(): Promise<void>;
+  /** True once training has ended (successfully or not) and workers are being let go. */
+  readonly finishing: boolean;
 }
 
 export interface StartOptions {
@@ -67,6 +69,7 @@ export async function startCoordinator(opts: StartOptions): Promise<CoordinatorR
   const port = await server.start();
   log(`coordinator listening on ${opts.host}:${port}, run directory ${path.resolve(opts.out)}`);
   const progress = createProgress(pool, log);
+  let finishing = false;
   const done = (async () => {
     try {
       const report = await runTraining({
@@ -83,9 +86,18 @@ export async function startCoordinator(opts: StartOptions): Promise<CoordinatorR
       log(`report written to ${path.join(opts.out, 'report.json')}`);
       return report;
     } finally {
+      finishing = true;
       progress.stop();
       await server.close();
     }
   })();
-  return { port, out: opts.out, done, close: () => server.close() };
+  return {
+    port,
+    out: opts.out,
+    done,
+    close: () => server.close(),
+    get finishing() {
+      return finishing;
+    },
+  };
 }

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { countGpus } from '@cifar-dist/model';
@@ -11,6 +13,21 @@ import { createLog } from './log.js';
 interface LaunchOptions extends CoordinatorOptions {
   workers?: number;
   backend?: string;
+}
+
+/**
+ * True when @tensorflow/tfjs-node-gpu is installed with its native binding (its install step
+ * downloads libtensorflow; where that failed the package may be present without the binding).
+ * Checked without importing it, so the launcher never loads TensorFlow itself.
+ */
+function gpuBackendInstalled(): boolean {
+  try {
+    const pkg = fileURLToPath(import.meta.resolve('@tensorflow/tfjs-node-gpu/package.json'));
+    const lib = path.join(path.dirname(pkg), 'lib');
+    return existsSync(lib) && readdirSync(lib).some((d) => existsSync(path.join(lib, d, 'tfjs_binding.node')));
+  } catch {
+    return false;
+  }
 }
 
 const WORKER_MAIN = fileURLToPath(new URL('../../worker/src/main.ts', import.meta.url));
@@ -46,7 +63,7 @@ async function main(argv: string[]): Promise<void> {
   program.parse(argv);
   const o = program.opts<LaunchOptions>();
   const log = createLog('train');
-  const gpus = o.backend === undefined || o.backend === 'tensorflow-gpu' ? countGpus() : 0;
+  const gpus = (o.backend === undefined || o.backend === 'tensorflow-gpu') && gpuBackendInstalled() ? countGpus() : 0;
   const workers = o.workers ?? (gpus > 0 ? gpus : availableParallelism());
   const out = typeof o.resume === 'string' ? o.resume : o.out ?? defaultRunDir();
   const token = o.token ?? process.env['CIFAR_DIST_TOKEN'];
@@ -64,11 +81,19 @@ async function main(argv: string[]): Promise<void> {
   log(`starting ${workers} worker process(es)${gpus > 0 ? ` on ${gpus} GPU(s)` : ''} -> ${url}`);
   const children = Array.from({ length: workers }, (_, i) => spawnWorker(i, url, o, gpus, token));
   let failed = false;
+  let finished = false;
+  let alive = children.length;
   const exits = children.map(
     (child, i) =>
       new Promise<void>((resolve) => {
         child.on('exit', (code, signal) => {
+          alive -= 1;
           if (code !== 0) log(`worker w${i} exited with ${signal ?? code}`);
+          // A local launch has no one else to wait for: with every worker gone, the run has failed.
+          if (alive === 0 && !finished && !run.finishing) {
+            log('every local worker has exited before the run finished; resume later with --resume');
+            process.exit(5);
+          }
           resolve();
         });
       }),
@@ -83,7 +108,9 @@ async function main(argv: string[]): Promise<void> {
   });
   try {
     await run.done;
+    finished = true;
   } catch (err) {
+    finished = true;
     failed = true;
     throw err;
   } finally {

@@ -21,6 +21,7 @@ export {
   CIFAR100_FINE_NAMES_FILE,
   CIFAR100_COARSE_NAMES_FILE,
 } from './cifar100';
+export { CIFAR100_FINE_TO_COARSE, superclassMembers } from './cifar100-classes';
 export { encodeCifar10Records, encodeCifar100Records } from './encode';
 export { readArchiveEntries, type ArchiveEntry } from './archive';
 export { DATASET_LAYOUT, locateDataset, type DatasetName } from './dataset-files';

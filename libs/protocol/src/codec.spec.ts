@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { Packr } from 'msgpackr';
+
+/** A frame whose header is `value` (msgpack) and that has no blobs: lets tests forge messages. */
+function forge(value: unknown): Uint8Array {
+  const head = new Packr({ useRecords: false }).pack(value);
+  const frame = new Uint8Array(4 + head.length);
+  new DataView(frame.buffer).setUint32(0, head.length, true);
+  frame.set(head, 4);
+  return frame;
+}
 import {
   PROTOCOL_VERSION,
   ProtocolError,
@@ -34,6 +43,16 @@ describe('codec', () => {
     expect(back.loss).toBe(2.3);
   });
 
+  it('decodes from a Node Buffer inside a larger pooled allocation (as socket.io hands it over)', () => {
+    const msg = gradientMessage(1000);
+    const bytes = encodeMessage(msg);
+    const pooled = Buffer.alloc(bytes.length + 13, 0x7f);
+    pooled.set(bytes, 5);
+    const back = decodeMessage(pooled.subarray(5, 5 + bytes.length), 'gradient');
+    expect(Array.from(back.gradients)).toEqual(Array.from(msg.gradients));
+    expect(back.gradients.buffer.byteLength).toBe(4000);
+  });
+
   it('round-trips a compute message with and without weights', () => {
     const images = new Uint8Array(2 * 3072).map((_, i) => i % 251);
     const msg: ComputeMessage = { type: 'compute', modelId: 1, step: 3, images, labels: new Uint8Array([1, 9]), count: 2 };
@@ -56,17 +75,20 @@ describe('codec', () => {
 
   it('rejects malformed frames, unknown types, wrong types and bad fields with a code', () => {
     expect(codeOf(() => decodeMessage(new Uint8Array([0xc1, 0xff, 0x00])))).toBe('E_PROTO_DECODE');
+    expect(codeOf(() => decodeMessage(new Uint8Array([2, 0, 0, 0, 0xc1, 0xc1])))).toBe('E_PROTO_DECODE');
+    // a truncated frame: the gradient blob is cut short
+    const whole = encodeMessage(gradientMessage(100));
+    expect(() => decodeMessage(whole.subarray(0, whole.length - 8))).toThrow(/gradients: 400 bytes at offset \d+ run past the frame/);
     expect(codeOf(() => decodeMessage('text'))).toBe('E_PROTO_DECODE');
-    const packr = new Packr({ moreTypes: true, useRecords: false });
-    expect(codeOf(() => decodeMessage(packr.pack({ type: 'steal-weights' })))).toBe('E_PROTO_TYPE');
-    expect(codeOf(() => decodeMessage(packr.pack([1, 2])))).toBe('E_PROTO_TYPE');
+    expect(codeOf(() => decodeMessage(forge({ type: 'steal-weights' })))).toBe('E_PROTO_TYPE');
+    expect(codeOf(() => decodeMessage(forge([1, 2])))).toBe('E_PROTO_TYPE');
     expect(codeOf(() => decodeMessage(encodeMessage(gradientMessage()), 'evaluation'))).toBe('E_PROTO_TYPE');
     const noGrad = { ...gradientMessage(), gradients: [1, 2, 3] };
-    expect(codeOf(() => decodeMessage(packr.pack(noGrad)))).toBe('E_PROTO_FIELD');
+    expect(codeOf(() => decodeMessage(forge(noGrad)))).toBe('E_PROTO_FIELD');
     const negStep = { ...gradientMessage(), step: -1 };
-    expect(codeOf(() => decodeMessage(packr.pack(negStep)))).toBe('E_PROTO_FIELD');
+    expect(codeOf(() => decodeMessage(encodeMessage(negStep as never)))).toBe('E_PROTO_FIELD');
     const shortImages = { type: 'compute', modelId: 0, step: 0, images: new Uint8Array(10), labels: new Uint8Array(1), count: 1 };
-    expect(() => decodeMessage(packr.pack(shortImages))).toThrow(/compute.images: expected length 3072, got 10/);
+    expect(() => decodeMessage(encodeMessage(shortImages as never))).toThrow(/compute.images: expected length 3072, got 10/);
   });
 
   it('refuses a frame over the size bound before decoding it', () => {

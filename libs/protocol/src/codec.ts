@@ -4,26 +4,98 @@ import { assertMessage } from './guards.js';
 import type { Message, MessageType } from './messages.js';
 
 /**
- * The one msgpackr configuration of the project. `moreTypes` encodes typed arrays as msgpack
- * extensions (without it Float32Array does not round-trip); records are off so that every frame is
- * self-describing and a restarted peer never depends on a shared structure table.
+ * Wire frame of one message:
+ *
+ *   [u32 LE header length H] [H bytes: msgpack header] [pad to 4] [blob 0] [pad to 4] [blob 1] ...
+ *
+ * The header is the message with every typed-array field replaced by a descriptor
+ * `{ $blob: index, kind: 'u8' | 'f32', length }`; the blobs are the arrays' raw little-endian
+ * bytes. Large arrays (5 MB of gradients) thus cost one memcpy each way instead of msgpackr's
+ * per-extension handling (measured here: ~25 ms encode + ~40 ms decode per 5 MB with msgpackr's
+ * typed-array extension, ~2 ms as raw blobs). Every blob starts 4-byte aligned within the frame.
+ *
+ * The header uses the project's one msgpackr configuration; records are off so that every frame
+ * is self-describing and a restarted peer never depends on a shared structure table.
  */
-const packr = new Packr({ moreTypes: true, useRecords: false, structuredClone: false });
+const packr = new Packr({ useRecords: false, structuredClone: false, moreTypes: false });
 
-/** Encodes one message; the caller has built it from typed values, so no guard runs here. */
-export function encodeMessage(message: Message): Uint8Array {
-  return packr.pack(message);
+type BlobKind = 'u8' | 'f32';
+interface BlobRef {
+  $blob: number;
+  kind: BlobKind;
+  length: number;
 }
 
-/**
- * Copies typed arrays that msgpackr may hand back as views into the receive buffer: a socket.io
- * Buffer can sit at an offset that is not a multiple of 4, and a view would also pin that buffer.
- */
-function ownTypedArrays(value: Record<string, unknown>): void {
-  for (const [key, field] of Object.entries(value)) {
-    if (field instanceof Float32Array) value[key] = new Float32Array(field);
-    else if (field instanceof Uint8Array && !(field.constructor === Uint8Array)) value[key] = new Uint8Array(field);
+const align4 = (n: number): number => (n + 3) & ~3;
+
+/** Encodes one message into a frame; the caller built it from typed values, so no guard runs here. */
+export function encodeMessage(message: Message): Uint8Array {
+  const header: Record<string, unknown> = {};
+  const blobs: Uint8Array[] = [];
+  for (const [key, value] of Object.entries(message)) {
+    if (value instanceof Float32Array || value instanceof Uint8Array) {
+      const ref: BlobRef = { $blob: blobs.length, kind: value instanceof Float32Array ? 'f32' : 'u8', length: value.length };
+      header[key] = ref;
+      blobs.push(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+    } else {
+      header[key] = value;
+    }
   }
+  const head = packr.pack(header);
+  let size = align4(4 + head.length);
+  for (const b of blobs) size = align4(size + b.byteLength);
+  const frame = new Uint8Array(size);
+  new DataView(frame.buffer).setUint32(0, head.length, true);
+  frame.set(head, 4);
+  let offset = align4(4 + head.length);
+  for (const b of blobs) {
+    frame.set(b, offset);
+    offset = align4(offset + b.byteLength);
+  }
+  return frame;
+}
+
+function isBlobRef(v: unknown): v is BlobRef {
+  return typeof v === 'object' && v !== null && typeof (v as BlobRef).$blob === 'number';
+}
+
+/** Parses a frame into a plain object, copying each blob into its own aligned typed array. */
+function parseFrame(bytes: Uint8Array): unknown {
+  if (bytes.byteLength < 4) throw new ProtocolError('E_PROTO_DECODE', `frame of ${bytes.byteLength} bytes has no header`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headLength = view.getUint32(0, true);
+  if (4 + headLength > bytes.byteLength) {
+    throw new ProtocolError('E_PROTO_DECODE', `header length ${headLength} runs past the frame (${bytes.byteLength} bytes)`);
+  }
+  let header: unknown;
+  try {
+    header = packr.unpack(bytes.subarray(4, 4 + headLength));
+  } catch (err) {
+    throw new ProtocolError('E_PROTO_DECODE', `malformed msgpack header: ${(err as Error).message}`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) return header;
+  const fields = header as Record<string, unknown>;
+  const refs = Object.entries(fields)
+    .filter((e): e is [string, BlobRef] => isBlobRef(e[1]))
+    .sort((a, b) => a[1].$blob - b[1].$blob);
+  let offset = align4(4 + headLength);
+  refs.forEach(([key, ref], i) => {
+    const width = ref.kind === 'f32' ? 4 : ref.kind === 'u8' ? 1 : 0;
+    if (ref.$blob !== i || width === 0 || !Number.isSafeInteger(ref.length) || ref.length < 0) {
+      throw new ProtocolError('E_PROTO_DECODE', `field ${key}: bad blob descriptor`);
+    }
+    const byteLength = ref.length * width;
+    if (offset + byteLength > bytes.byteLength) {
+      throw new ProtocolError('E_PROTO_DECODE', `field ${key}: ${byteLength} bytes at offset ${offset} run past the frame (${bytes.byteLength} bytes)`);
+    }
+    // Copy: the received buffer may sit at any offset and would otherwise stay pinned. (Not
+    // bytes.slice: on a Node Buffer that is a view into a shared pool, not a copy.)
+    const copy = new Uint8Array(byteLength);
+    copy.set(bytes.subarray(offset, offset + byteLength));
+    fields[key] = ref.kind === 'f32' ? new Float32Array(copy.buffer, 0, ref.length) : copy;
+    offset = align4(offset + byteLength);
+  });
+  return fields;
 }
 
 /**
@@ -31,7 +103,7 @@ function ownTypedArrays(value: Record<string, unknown>): void {
  * @param bytes the received payload
  * @param expected the message type the receiver waits for (any type when omitted)
  * @param maxBytes frames larger than this are refused before decoding (E_PROTO_SIZE)
- * @throws ProtocolError E_PROTO_SIZE, E_PROTO_DECODE (malformed msgpack), E_PROTO_TYPE, E_PROTO_FIELD
+ * @throws ProtocolError E_PROTO_SIZE, E_PROTO_DECODE (malformed frame), E_PROTO_TYPE, E_PROTO_FIELD
  */
 export function decodeMessage<T extends MessageType>(
   bytes: unknown,
@@ -42,19 +114,10 @@ export function decodeMessage<T extends MessageType>(
     throw new ProtocolError('E_PROTO_DECODE', `payload is not binary (${typeof bytes})`);
   }
   if (bytes.byteLength > maxBytes) {
-    throw new ProtocolError(
-      'E_PROTO_SIZE',
-      `payload of ${bytes.byteLength} bytes exceeds the bound of ${maxBytes} bytes`,
-    );
+    throw new ProtocolError('E_PROTO_SIZE', `payload of ${bytes.byteLength} bytes exceeds the bound of ${maxBytes} bytes`);
   }
-  let value: unknown;
-  try {
-    value = packr.unpack(bytes);
-  } catch (err) {
-    throw new ProtocolError('E_PROTO_DECODE', `malformed msgpack frame: ${(err as Error).message}`);
-  }
+  const value = parseFrame(bytes);
   assertMessage(value, expected);
-  ownTypedArrays(value as unknown as Record<string, unknown>);
   return value;
 }
 

@@ -11,14 +11,13 @@ export interface ShardGradient {
 /**
  * All-reduce arithmetic: the sample-weighted mean of shard gradients, sum_i(n_i * g_i) / sum_i(n_i),
  * which equals the gradient of the mean loss over the whole global batch. Shards of size 0 are
- * skipped. Accumulates in float64 in the given (rank) order, so the result does not depend on
- * arrival order.
- * @param parts contributions in rank order; every gradient of length `length`
+ * skipped. Accumulates in float32 in the given (rank) order, never in arrival order, so the result
+ * is reproducible bit for bit; each term is pre-scaled by n_i / sum(n) so no large sums form.
+ * @param parts contributions in rank order; every non-empty gradient of length `length`
  * @returns a new Float32Array of `length`
  * @throws TrainingError E_TRAIN_GRADIENT on a length mismatch or when no samples were seen
  */
 export function averageGradients(parts: readonly ShardGradient[], length: number): Float32Array {
-  const acc = new Float64Array(length);
   let total = 0;
   parts.forEach((part, rank) => {
     if (part.count === 0) return;
@@ -28,13 +27,25 @@ export function averageGradients(parts: readonly ShardGradient[], length: number
         `gradient from shard ${rank} has ${part.gradients.length} values, expected ${length}`,
       );
     }
-    const g = part.gradients;
-    const w = part.count;
-    for (let i = 0; i < length; i++) acc[i] += w * (g[i] as number);
-    total += w;
+    total += part.count;
   });
   if (total === 0) throw new TrainingError('E_TRAIN_GRADIENT', 'no samples in any shard');
   const out = new Float32Array(length);
-  for (let i = 0; i < length; i++) out[i] = (acc[i] as number) / total;
+  let first = true;
+  for (const part of parts) {
+    if (part.count === 0) continue;
+    accumulate(out, part.gradients, part.count / total, first);
+    first = false;
+  }
   return out;
+}
+
+/** out = g * scale (first) or out += g * scale; a monomorphic loop V8 keeps tight. */
+function accumulate(out: Float32Array, g: Float32Array, scale: number, first: boolean): void {
+  const n = out.length;
+  if (first) {
+    for (let i = 0; i < n; i++) out[i] = g[i]! * scale;
+  } else {
+    for (let i = 0; i < n; i++) out[i] = out[i]! + g[i]! * scale;
+  }
 }

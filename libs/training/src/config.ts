@@ -35,8 +35,8 @@ export interface TrainConfig {
 export function defaultConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
   return {
     dataDir: './data',
-    epochs: 22,
-    finetuneEpochs: 4,
+    epochs: 18,
+    finetuneEpochs: 3,
     batchSize: 128,
     seed: 42,
     augment: true,
