@@ -84,3 +84,39 @@ describe('npm run train (2 worker processes, real CIFAR, both phases)', () => {
     expect(ckpts.sort()).toEqual(['ckpt-p1-e0001', 'ckpt-p2-e0001']);
   });
 });
+
+describe('npm run train: 1 and 2 worker processes reach the same weights', () => {
+  const outs: string[] = [];
+  afterAll(async () => {
+    await Promise.all(outs.map((d) => rm(d, { recursive: true, force: true })));
+  });
+
+  it('after 20 steps with --no-augment --no-dropout and the same seed (within 1e-4 relative)', async () => {
+    const weights: Float32Array[] = [];
+    for (const workers of ['1', '2']) {
+      const out = await mkdtemp(path.join(tmpdir(), `cifar-dist-e2e-w${workers}-`));
+      outs.push(out);
+      const r = await train([
+        '--workers', workers, '--data-dir', DATA, '--out', out, '--backend', 'wasm',
+        '--epochs', '1', '--finetune-epochs', '0', '--train-limit', '160', '--test-limit', '20', '--batch-size', '8',
+        '--no-augment', '--no-dropout', '--seed', '5', '--lr', '0.001', '--no-eval-train',
+      ]);
+      if (r.code !== 0) console.error(r.output);
+      expect(r.code).toBe(0);
+      const report = JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8')) as RunReport;
+      expect(report.phases[0]?.steps).toBe(20);
+      expect(report.workers).toHaveLength(Number(workers));
+      const bytes = await readFile(path.join(out, 'model-cifar10', 'weights.bin'));
+      weights.push(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)));
+    }
+    const [a, b] = weights as [Float32Array, Float32Array];
+    expect(a.length).toBe(1_250_858);
+    let diff = 0;
+    let norm = 0;
+    for (let i = 0; i < a.length; i++) {
+      diff += (a[i]! - b[i]!) ** 2;
+      norm += a[i]! ** 2;
+    }
+    expect(Math.sqrt(diff / norm)).toBeLessThan(1e-4);
+  }, 600_000);
+});

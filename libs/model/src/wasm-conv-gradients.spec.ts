@@ -137,6 +137,28 @@ describe('wasm conv gradient kernels', () => {
     }
   });
 
+  it('Sum over leading axes (bias gradients) and other axes matches the cpu backend', async () => {
+    const x = randomFloats(4 * 5 * 6 * 7, 41);
+    const sums = () =>
+      tf.tidy(() => {
+        const t = tf.tensor4d(x, [4, 5, 6, 7]);
+        return [
+          tf.sum(t, [0, 1, 2]), // fast path: [7]
+          tf.sum(t, [2, 0, 1], true), // fast path, unsorted axes, keepDims: [1, 1, 1, 7]
+          tf.sum(t, 0), // fast path: [5, 6, 7]
+          tf.sum(t, [1, 2]), // stock: [4, 7]
+          tf.sum(t, -1), // stock: [4, 5, 6]
+          tf.sum(t), // stock: all axes
+        ].map((r) => ({ shape: r.shape, values: r.dataSync() as Float32Array }));
+      });
+    const ref = await onBackend('cpu', sums);
+    const got = sums();
+    got.forEach((g, i) => {
+      expect(g.shape, `sum ${i}`).toEqual(ref[i].shape);
+      expect(relativeError(g.values, ref[i].values), `sum ${i}`).toBeLessThan(1e-6);
+    });
+  });
+
   it('computeGradients of the whole model on wasm matches the cpu backend', async () => {
     const count = 2; // the cpu backend's conv backprop is slow: keep the reference small
     const xs = randomFloats(count * 3072, 21);

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ModelError } from './errors.js';
 import { makeWasmBatchMatMul } from './wasm-mat-mul.js';
 import { wasmMaxPoolGrad } from './wasm-max-pool-grad.js';
+import { makeWasmSum } from './wasm-sum.js';
 import { free, runConfig, runWasm, transpose, WASM, wasmKernelConfig, type KernelArgs } from './wasm-kernel-utils.js';
 
 /*
@@ -118,7 +119,8 @@ function originalKernels(): Originals {
  *   loop there), each one stride-1 conv2d on transposed/padded/reversed tensors, run by XNNPACK;
  * - BatchMatMul that routes transposed single-batch products (the dense layers' gradients) to
  *   XNNPACK's fully-connected operator (see wasm-mat-mul.ts);
- * - MaxPoolGrad as a direct loop (see wasm-max-pool-grad.ts).
+ * - MaxPoolGrad as a direct loop (see wasm-max-pool-grad.ts);
+ * - Sum over leading axes (bias gradients) without the stock kernel's transpose (wasm-sum.ts).
  * Each was checked against the cpu backend on random inputs (wasm-conv-gradients.spec.ts).
  *
  * Registrations are per backend ('wasm' only), so this never changes what a native backend runs;
@@ -133,6 +135,7 @@ export function installWasmConvGradients(): void {
     conv2DBackpropInput: wasmKernelConfig(tf.Conv2DBackpropInput),
     batchMatMul: wasmKernelConfig(tf.BatchMatMul),
     maxPoolGrad: wasmKernelConfig(tf.MaxPoolGrad),
+    sum: wasmKernelConfig(tf.Sum),
   };
   // Fail before replacing anything if a kernel we compose is missing.
   for (const name of [tf.Conv2D, tf.Transpose, tf.Reverse]) wasmKernelConfig(name);
@@ -144,6 +147,7 @@ export function installWasmConvGradients(): void {
     { ...stock.conv2DBackpropInput, kernelFunc: conv2DBackpropInput as unknown as tf.KernelFunc },
     { ...stock.batchMatMul, kernelFunc: makeWasmBatchMatMul(stock.batchMatMul) },
     { ...stock.maxPoolGrad, kernelFunc: wasmMaxPoolGrad },
+    { ...stock.sum, kernelFunc: makeWasmSum(stock.sum) },
   ];
   for (const config of replacements) {
     // registerKernel would overwrite too, but with a console warning per kernel.

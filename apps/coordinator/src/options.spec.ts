@@ -1,0 +1,43 @@
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { addTrainOptions, configFromOptions, type CoordinatorOptions } from './options.js';
+
+function parse(args: string[]): CoordinatorOptions {
+  const cmd = addTrainOptions(new Command('t').exitOverride());
+  cmd.parse(args, { from: 'user' });
+  return cmd.opts<CoordinatorOptions>();
+}
+
+describe('training options', () => {
+  it('defaults are the recipe: SGD, global batch 128, augmentation and dropout on, 5 frozen layers', () => {
+    const c = configFromOptions(parse([]), {});
+    expect(c.batchSize).toBe(128);
+    expect(c.optimizer.name).toBe('sgd');
+    expect(c.augment).toBe(true);
+    expect(c.dropout).toBe(true);
+    expect(c.frozenLayers).toBe(5);
+    expect(c.finetune).toEqual({});
+    expect(c.dataDir).toMatch(/\/data$/);
+  });
+
+  it('maps every flag onto the config', () => {
+    const c = configFromOptions(
+      parse(['--data-dir', '/d', '--epochs', '2', '--finetune-epochs', '1', '--batch-size', '100', '--lr', '0.2',
+        '--optimizer', 'adam', '--seed', '7', '--no-augment', '--no-dropout', '--train-limit', '500', '--test-limit', '50',
+        '--superclass', '13', '--frozen-layers', '3']),
+      {},
+    );
+    expect(c).toMatchObject({ dataDir: '/d', epochs: 2, finetuneEpochs: 1, batchSize: 100, seed: 7, augment: false, dropout: false,
+      trainLimit: 500, testLimit: 50, frozenLayers: 3, finetune: { superclass: 13 } });
+    expect(c.optimizer.name).toBe('adam');
+    expect(c.schedule.lr).toBe(0.2);
+    expect(configFromOptions(parse(['--finetune-classes', 'crab', 'worm']), {}).finetune).toEqual({ classes: ['crab', 'worm'] });
+    expect(configFromOptions(parse([]), { CIFAR_DATA_DIR: '/env/data' }).dataDir).toBe('/env/data');
+  });
+
+  it('refuses bad numbers with a clear message', () => {
+    expect(() => parse(['--batch-size', '0'])).toThrow(/--batch-size must be a positive integer/);
+    expect(() => parse(['--lr', '-1'])).toThrow(/--lr must be a positive number/);
+    expect(() => parse(['--optimizer', 'rmsprop'])).toThrow(/Allowed choices are sgd, adam/);
+  });
+});

@@ -1,0 +1,55 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createModel, getWeightsFlat, selectBackend } from '@cifar-dist/model';
+import { weightsCrc, type SetModelMessage } from '@cifar-dist/protocol';
+import { WorkerRuntime } from './worker-runtime.js';
+
+let setModel: SetModelMessage;
+const images = new Uint8Array(8 * 3072).map((_, i) => (i * 37 + 11) % 256);
+const labels = new Uint8Array([0, 1, 2, 3, 4, 5, 6, 7]);
+
+beforeAll(async () => {
+  await selectBackend({ force: 'wasm' });
+  const model = createModel({ numClasses: 10, seed: 9 });
+  setModel = { type: 'set-model', modelId: 1, numClasses: 10, frozenLayers: 0, dropout: true, weights: getWeightsFlat(model, 'all') };
+  model.dispose();
+});
+
+const compute = (rt: WorkerRuntime, step: number) =>
+  rt.compute({ type: 'compute', modelId: 1, step, images, labels, count: 8 });
+
+describe('WorkerRuntime', () => {
+  it('reports the CRC of the weights it holds, read back from the model', () => {
+    const rt = new WorkerRuntime();
+    const ready = rt.setModel(setModel);
+    const model = createModel({ numClasses: 10, seed: 9 });
+    expect(ready.weightsCrc).toBe(weightsCrc(getWeightsFlat(model, 'trainable')));
+    expect(compute(rt, 0).weightsCrc).toBe(ready.weightsCrc);
+    model.dispose();
+    rt.dispose();
+  });
+
+  it('draws fresh dropout masks per step and per worker: no two gradients are the same', () => {
+    const a = new WorkerRuntime();
+    const b = new WorkerRuntime();
+    a.setModel(setModel);
+    b.setModel(setModel);
+    const g1 = compute(a, 0).gradients;
+    const g2 = compute(a, 1).gradients;
+    const g3 = compute(b, 0).gradients;
+    expect(Buffer.from(g1.buffer).equals(Buffer.from(g2.buffer))).toBe(false);
+    expect(Buffer.from(g1.buffer).equals(Buffer.from(g3.buffer))).toBe(false);
+    // with dropout off the same shard gives the same gradient bit for bit
+    const c = new WorkerRuntime();
+    c.setModel({ ...setModel, dropout: false });
+    expect(Buffer.from(compute(c, 0).gradients.buffer).equals(Buffer.from(compute(c, 1).gradients.buffer))).toBe(true);
+    for (const rt of [a, b, c]) rt.dispose();
+  });
+
+  it('refuses a request for a model it does not hold', () => {
+    const rt = new WorkerRuntime();
+    expect(() => compute(rt, 0)).toThrow(/holds model none/);
+    rt.setModel(setModel);
+    expect(() => rt.compute({ type: 'compute', modelId: 2, step: 0, images, labels, count: 8 })).toThrow(/request for model 2, but this worker holds model 1/);
+    rt.dispose();
+  });
+});
