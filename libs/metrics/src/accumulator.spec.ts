@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { codeOf } from './spec-helpers.js';
 import { MetricsAccumulator } from './accumulator.js';
 import { classificationReport } from './classification-report.js';
 import { confusionMatrix } from './confusion-matrix.js';
-import { MetricsError } from './errors.js';
 import { meanLoss } from './mean-loss.js';
 import { labelsFromMatrix, mulberry32, REFERENCE_TEST_CM } from './test-fixtures.js';
 
@@ -33,16 +33,6 @@ function shardBounds(n: number, cuts: number, seed: number): Array<[number, numb
   const points = Array.from({ length: cuts }, () => Math.floor(rand() * (n + 1))).sort((a, b) => a - b);
   const edges = [0, ...points, n];
   return edges.slice(1).map((end, i) => [edges[i], end]);
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(MetricsError);
-    return (err as MetricsError).code;
-  }
-  throw new Error('expected a MetricsError, nothing was thrown');
 }
 
 describe('MetricsAccumulator', () => {

@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { codeOf } from './spec-helpers.js';
 import { classificationReport } from './classification-report.js';
 import { confusionMatrix } from './confusion-matrix.js';
-import { MetricsError } from './errors.js';
 import { CIFAR10_NAMES, REFERENCE_TEST_CM } from './test-fixtures.js';
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(MetricsError);
-    return (err as MetricsError).code;
-  }
-  throw new Error('expected a MetricsError, nothing was thrown');
-}
 
 describe('classificationReport on the reference CIFAR-10 test matrix', () => {
   const report = classificationReport(REFERENCE_TEST_CM, { classNames: CIFAR10_NAMES, loss: 0.91403 });

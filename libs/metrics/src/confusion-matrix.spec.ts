@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { codeOf } from './spec-helpers.js';
 import { confusionMatrix } from './confusion-matrix.js';
-import { MetricsError } from './errors.js';
 import { labelsFromMatrix, REFERENCE_TEST_CM } from './test-fixtures.js';
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(MetricsError);
-    return (err as MetricsError).code;
-  }
-  throw new Error('expected a MetricsError, nothing was thrown');
-}
 
 describe('confusionMatrix', () => {
   it('counts rows = true class, cols = predicted class (sklearn docs example)', () => {

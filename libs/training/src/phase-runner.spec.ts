@@ -59,6 +59,17 @@ async function trainWith(workers: number, cfg: TrainConfig, data = train): Promi
   return { weights, history: progress.history, steps: progress.step, samples: progress.samplesSeen };
 }
 
+/** One cifar10 phase over an existing pool, collecting the log lines. */
+async function runPool(pool: WorkerPool, cfg: TrainConfig) {
+  const model = createModel({ numClasses: 10, dropout: false, seed: cfg.seed });
+  const logs: string[] = [];
+  const runner = new PhaseRunner({
+    name: 'cifar10', model, modelId: 1, numClasses: 10, classNames: train.classNames, frozenLayers: 0,
+    train, test, epochs: cfg.epochs, schedule: cfg.schedule, config: cfg, pool, hooks: { log: (m) => logs.push(m) },
+  });
+  return { model, logs, progress: await runner.run() };
+}
+
 function relativeError(a: Float32Array, b: Float32Array): number {
   let diff = 0;
   let norm = 0;
@@ -123,13 +134,7 @@ describe('synchronous data-parallel SGD', () => {
     };
     pool.add(good);
     pool.add(flaky);
-    const model = createModel({ numClasses: 10, dropout: false, seed: cfg.seed });
-    const logs: string[] = [];
-    const runner = new PhaseRunner({
-      name: 'cifar10', model, modelId: 1, numClasses: 10, classNames: train.classNames, frozenLayers: 0,
-      train, test, epochs: 1, schedule: cfg.schedule, config: cfg, pool, hooks: { log: (m) => logs.push(m) },
-    });
-    const progress = await runner.run();
+    const { model, logs, progress } = await runPool(pool, cfg);
     expect(progress.step).toBe(20);
     expect(progress.samplesSeen).toBe(160);
     expect(pool.size).toBe(1);
@@ -154,13 +159,7 @@ describe('synchronous data-parallel SGD', () => {
     };
     pool.add(good);
     pool.add(liar);
-    const model = createModel({ numClasses: 10, dropout: false, seed: cfg.seed });
-    const logs: string[] = [];
-    const runner = new PhaseRunner({
-      name: 'cifar10', model, modelId: 1, numClasses: 10, classNames: train.classNames, frozenLayers: 0,
-      train, test, epochs: 1, schedule: cfg.schedule, config: cfg, pool, hooks: { log: (m) => logs.push(m) },
-    });
-    const progress = await runner.run();
+    const { model, logs, progress } = await runPool(pool, cfg);
     expect(progress.step).toBe(20);
     expect(logs.some((l) => /dropping worker liar: .*non-finite/.test(l))).toBe(true);
     const w = getWeightsFlat(model, 'all');
