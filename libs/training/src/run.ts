@@ -161,9 +161,8 @@ export async function runTraining(opts: RunOptions): Promise<RunReport> {
   };
 
   // Phase 1
-  let phase1Model: tf.Sequential;
+  let phase1Model: tf.Sequential | null = null;
   if (resumeFrom && resumeFrom.state.phase.name === 'finetune') {
-    phase1Model = createModel({ numClasses: 10, dropout: config.dropout, seed: config.seed });
     log('phase cifar10 already finished in the checkpoint');
   } else {
     const data = await loadPhaseData(config, 'cifar10');
@@ -180,13 +179,15 @@ export async function runTraining(opts: RunOptions): Promise<RunReport> {
   const numClasses2 = data2.train.classNames.length;
   let model2: tf.Sequential;
   let resume2: Checkpoint | undefined;
-  if (resumeFrom && resumeFrom.state.phase.name === 'finetune') {
+  if (phase1Model === null && resumeFrom) {
     model2 = rebuild(resumeFrom.model, numClasses2, config, config.frozenLayers);
     resume2 = resumeFrom;
   } else {
-    model2 = replaceHead(phase1Model, numClasses2, { seed: config.seed + 1, dropout: config.dropout });
+    model2 = replaceHead(phase1Model as tf.Sequential, numClasses2, { seed: config.seed + 1, dropout: config.dropout });
     freezeLayers(model2, config.frozenLayers);
   }
+  // replaceHead copied every weight it keeps: phase 1's model is no longer needed.
+  phase1Model?.dispose();
   // The frozen layers must come out bit-identical to phase 1's final weights (read from the saved phase 1 model on resume).
   const frozenBefore = layerWeights(model2, config.frozenLayers);
   const r2 = await runPhase('finetune', model2, data2, config.finetuneEpochs, config.frozenLayers, resume2);
@@ -203,5 +204,7 @@ export async function runTraining(opts: RunOptions): Promise<RunReport> {
     phases: completed,
   };
   await writeFileAtomic(path.join(out, 'report.json'), JSON.stringify(report, null, 1));
+  r2.model.dispose();
+  resumeFrom?.model.dispose();
   return report;
 }
