@@ -79,8 +79,6 @@ export async function startCoordinator(opts: StartOptions): Promise<CoordinatorR
         resume: opts.resume,
         hooks: { log: progress.log, onStep: progress.onStep, onEpochStart: progress.onEpochStart },
       });
-      const first = pool.live()[0];
-      report.backend = first?.info.backend ?? report.backend;
       progress.stop();
       if (opts.printReport !== false) process.stdout.write(`${formatRunReport(report)}\n`);
       log(`report written to ${path.join(opts.out, 'report.json')}`);

@@ -55,6 +55,7 @@ describe('npm run train (2 worker processes, real CIFAR, both phases)', () => {
   it('writes report.json with a 10x10 and a 14x14 test confusion matrix summing to the test sets', async () => {
     const report = JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8')) as RunReport;
     expect(report.workers).toHaveLength(2);
+    expect(report.backend).toBe('wasm');
     const [p1, p2] = report.phases;
     expect(p1?.name).toBe('cifar10');
     expect(p1?.test.confusionMatrix).toHaveLength(10);

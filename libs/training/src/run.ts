@@ -198,7 +198,8 @@ export async function runTraining(opts: RunOptions): Promise<RunReport> {
     version: 1,
     startedAt,
     finishedAt: new Date().toISOString(),
-    backend: opts.backend ?? tf.getBackend(),
+    // The workers' backend is what trained; the coordinator's own (cpu) only builds and saves.
+    backend: opts.backend ?? pool.live()[0]?.info.backend ?? tf.getBackend(),
     workers: pool.live().map((l) => ({ ...l.info })),
     config,
     phases: completed,
