@@ -1,10 +1,21 @@
 import { createHash } from 'node:crypto';
-import { mkdir, rename, rm, writeFile, open } from 'node:fs/promises';
+import { mkdir, rename, rm, open } from 'node:fs/promises';
 import path from 'node:path';
 
 /** sha256 of bytes, hex. */
 export function sha256(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Writes `data` to `file` and fsyncs it before returning. */
+async function writeSynced(file: string, data: Uint8Array | string): Promise<void> {
+  const handle = await open(file, 'w');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
@@ -14,13 +25,7 @@ export function sha256(bytes: Uint8Array | string): string {
 export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  const handle = await open(tmp, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await writeSynced(tmp, data);
   await rename(tmp, file);
 }
 
@@ -31,15 +36,7 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string): 
 export async function writeDirAtomic(dir: string, files: Record<string, Uint8Array | string>): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   await mkdir(tmp, { recursive: true });
-  for (const [name, data] of Object.entries(files)) {
-    const handle = await open(path.join(tmp, name), 'w');
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  }
+  for (const [name, data] of Object.entries(files)) await writeSynced(path.join(tmp, name), data);
   const old = `${dir}.old-${process.pid}-${Date.now()}`;
   let moved = false;
   try {
@@ -52,4 +49,3 @@ export async function writeDirAtomic(dir: string, files: Record<string, Uint8Arr
   if (moved) await rm(old, { recursive: true, force: true });
 }
 
-export { writeFile };

@@ -64,10 +64,8 @@ export async function loadLayersModel(dir: string): Promise<tf.LayersModel> {
   const weightData = tf.io.concatenateArrayBuffers(
     buffers.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer),
   );
-  const expected = manifest.weights.reduce(
-    (sum, w) => sum + w.shape.reduce((a, b) => a * b, 1) * (w.dtype === 'float32' || w.dtype === undefined ? 4 : 4),
-    0,
-  );
+  // Every weight of this network is float32: 4 bytes per value.
+  const expected = manifest.weights.reduce((sum, w) => sum + w.shape.reduce((a, b) => a * b, 1) * 4, 0);
   if (weightData.byteLength !== expected) {
     throw new TrainingError(
       'E_TRAIN_CHECKPOINT',
