@@ -11,6 +11,9 @@ import {
   type RunReport,
   type TrainConfig,
 } from '@cifar-dist/training';
+import { startDashboard } from '@cifar-dist/dashboard';
+import { writeRunArtifacts } from '@cifar-dist/report';
+import { feedDashboard } from './dashboard-feed.js';
 import { createProgress } from './progress.js';
 
 export interface CoordinatorRun {
@@ -33,6 +36,8 @@ export interface StartOptions {
   resume: boolean;
   requestTimeoutMs: number;
   log: (msg: string) => void;
+  /** Serve the live run page on this port (loopback); absent: no page. */
+  dashboardPort?: number;
   /** Print the end-of-run text report on stdout. */
   printReport?: boolean;
 }
@@ -54,6 +59,7 @@ export async function startCoordinator(opts: StartOptions): Promise<CoordinatorR
   await ensureDataset(config.dataDir, 'cifar100', { log });
   await mkdir(opts.out, { recursive: true });
   const pool = new WorkerPool();
+  const runId = randomUUID();
   pool.on('join', (link) => log(`worker ${link.info.workerId} joined (${link.info.backend}, ${link.info.device}, pid ${link.info.pid}); ${pool.size} live`));
   pool.on('leave', (link, reason) => log(`worker ${link.info.workerId} left: ${reason}; ${pool.size} live`));
   const server = new SocketCoordinatorServer({
@@ -63,12 +69,15 @@ export async function startCoordinator(opts: StartOptions): Promise<CoordinatorR
     maxMessageBytes: MAX_MESSAGE_BYTES,
     requestTimeoutMs: opts.requestTimeoutMs,
     pool,
-    runId: randomUUID(),
+    runId,
     log,
   });
   const port = await server.start();
   log(`coordinator listening on ${opts.host}:${port}, run directory ${path.resolve(opts.out)}`);
   const progress = createProgress(pool, log);
+  const dashboard = opts.dashboardPort !== undefined ? await startDashboard({ port: opts.dashboardPort }) : null;
+  const feed = dashboard ? feedDashboard(dashboard, pool, { runId, config }) : null;
+  if (dashboard) log(`live run page: ${dashboard.url}`);
   let finishing = false;
   const done = (async () => {
     try {
@@ -77,16 +86,36 @@ export async function startCoordinator(opts: StartOptions): Promise<CoordinatorR
         pool,
         out: opts.out,
         resume: opts.resume,
-        hooks: { log: progress.log, onStep: progress.onStep, onEpochStart: progress.onEpochStart },
+        hooks: {
+          log: progress.log,
+          onStep: (info) => {
+            progress.onStep(info);
+            feed?.onStep(info);
+          },
+          onEpochStart: progress.onEpochStart,
+          ...(feed ? { onPhaseStart: feed.onPhaseStart, onEpochEnd: async (r, record) => feed.onEpoch(r.opts.name, record) } : {}),
+        },
       });
       progress.stop();
+      try {
+        const artifacts = await writeRunArtifacts(opts.out, report);
+        log(`report pages written: ${artifacts.join(', ')}`);
+      } catch (err) {
+        // report.json is already saved; the pages can be regenerated with `npm run report -- <run>`.
+        log(`could not write report.html / history CSVs: ${err instanceof Error ? err.message : String(err)}`);
+      }
       if (opts.printReport !== false) process.stdout.write(`${formatRunReport(report)}\n`);
       log(`report written to ${path.join(opts.out, 'report.json')}`);
+      feed?.finished();
       return report;
+    } catch (err) {
+      feed?.finished(err);
+      throw err;
     } finally {
       finishing = true;
       progress.stop();
       await server.close();
+      await dashboard?.close();
     }
   })();
   return {

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -8,6 +7,7 @@ import { countGpus } from '@cifar-dist/model';
 import { addTrainOptions, configFromOptions, defaultRunDir, type CoordinatorOptions } from './options.js';
 import { startCoordinator } from './coordinator.js';
 import { exitCodeFor } from './exit-codes.js';
+import { spawnLocalWorker } from './spawn-worker.js';
 import { createLog } from './log.js';
 
 interface LaunchOptions extends CoordinatorOptions {
@@ -30,24 +30,6 @@ function gpuBackendInstalled(): boolean {
   }
 }
 
-const WORKER_MAIN = fileURLToPath(new URL('../../worker/src/main.ts', import.meta.url));
-const WORKER_TSCONFIG = fileURLToPath(new URL('../../worker/tsconfig.json', import.meta.url));
-
-/** Starts local worker i as its own process (tsx loader), pinned to GPU i when there are GPUs. */
-function spawnWorker(i: number, url: string, o: LaunchOptions, gpus: number, token?: string): ChildProcess {
-  const args = ['--import', import.meta.resolve('tsx'), WORKER_MAIN, '--connect', url, '--worker-id', `w${i}`];
-  if (o.backend) args.push('--backend', o.backend);
-  if (gpus > 0) args.push('--gpu', String(i % gpus));
-  return spawn(process.execPath, args, {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: {
-      ...process.env,
-      TSX_TSCONFIG_PATH: WORKER_TSCONFIG,
-      ...(token ? { CIFAR_DIST_TOKEN: token } : {}),
-    },
-  });
-}
-
 /**
  * `npm run train -- [options]`: like `torchrun --nproc_per_node`, runs the coordinator in this
  * process and `--workers N` local worker processes, waits for the run, exits non-zero on failure.
@@ -62,7 +44,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--backend <name>', 'force the workers\' backend: tensorflow-gpu, tensorflow, wasm or cpu');
   program.parse(argv);
   const o = program.opts<LaunchOptions>();
-  const log = createLog('train');
+  const log = createLog('train', o.logLevel);
   const gpus = (o.backend === undefined || o.backend === 'tensorflow-gpu') && gpuBackendInstalled() ? countGpus() : 0;
   const workers = o.workers ?? (gpus > 0 ? gpus : availableParallelism());
   const out = typeof o.resume === 'string' ? o.resume : o.out ?? defaultRunDir();
@@ -75,11 +57,20 @@ async function main(argv: string[]): Promise<void> {
     ...(token ? { token } : {}),
     resume: Boolean(o.resume),
     requestTimeoutMs: o.requestTimeout,
-    log: createLog('coordinator'),
+    ...(o.dashboardPort !== undefined ? { dashboardPort: o.dashboardPort } : {}),
+    log: createLog('coordinator', o.logLevel),
   });
   const url = `http://${o.host === '0.0.0.0' ? '127.0.0.1' : o.host}:${run.port}`;
   log(`starting ${workers} worker process(es)${gpus > 0 ? ` on ${gpus} GPU(s)` : ''} -> ${url}`);
-  const children = Array.from({ length: workers }, (_, i) => spawnWorker(i, url, o, gpus, token));
+  const children = Array.from({ length: workers }, (_, i) =>
+    spawnLocalWorker({
+      url,
+      workerId: `w${i}`,
+      ...(o.backend ? { backend: o.backend } : {}),
+      ...(gpus > 0 ? { gpu: i % gpus } : {}),
+      ...(token ? { token } : {}),
+    }),
+  );
   let failed = false;
   let finished = false;
   let alive = children.length;

@@ -11,7 +11,7 @@ async function main(argv: string[]): Promise<void> {
   );
   program.parse(argv);
   const o = program.opts<CoordinatorOptions>();
-  const log = createLog('coordinator');
+  const log = createLog('coordinator', o.logLevel);
   const out = typeof o.resume === 'string' ? o.resume : o.out ?? defaultRunDir();
   const run = await startCoordinator({
     config: configFromOptions(o),
@@ -21,6 +21,7 @@ async function main(argv: string[]): Promise<void> {
     ...(o.token ?? process.env['CIFAR_DIST_TOKEN'] ? { token: o.token ?? process.env['CIFAR_DIST_TOKEN'] } : {}),
     resume: Boolean(o.resume),
     requestTimeoutMs: o.requestTimeout,
+    ...(o.dashboardPort !== undefined ? { dashboardPort: o.dashboardPort } : {}),
     log,
   });
   log(`workers connect with: npm run worker -- --connect http://${o.host}:${run.port}`);

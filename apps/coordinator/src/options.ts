@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { LogLevel } from '@cifar-dist/log';
 import { resolveDataDir } from '@cifar-dist/data';
 import { defaultConfig, type OptimizerName, type TrainConfig } from '@cifar-dist/training';
 
@@ -16,6 +17,8 @@ export interface CoordinatorOptions {
   finetuneClasses?: string[];
   superclass?: string;
   frozenLayers: number;
+  finetuneOversample: number;
+  logitAdjust: boolean;
   augment: boolean;
   dropout: boolean;
   trainLimit?: number;
@@ -26,8 +29,11 @@ export interface CoordinatorOptions {
   resume?: string | boolean;
   minWorkers: number;
   evalTrain: boolean;
+  deterministic: boolean;
+  microBatch: number;
   requestTimeout: number;
-  logLevel: string;
+  logLevel: LogLevel;
+  dashboardPort?: number;
 }
 
 const positiveInt = (name: string) => (value: string): number => {
@@ -62,6 +68,8 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--finetune-classes <names...>', 'CIFAR-100 fine classes added in the fine-tune (default: lobster snail spider worm)')
     .option('--superclass <name|index>', 'add every fine class of this CIFAR-100 superclass instead')
     .option('--frozen-layers <k>', 'freeze the first k layers (Keras order) in the fine-tune', nonNegInt('--frozen-layers'), d.frozenLayers)
+    .option('--finetune-oversample <k>', 'times each image of the added classes is seen per fine-tune epoch', positiveInt('--finetune-oversample'), d.finetuneOversample)
+    .option('--no-logit-adjust', 'keep the output bias as trained (default: lower the oversampled classes\' bias by ln k after the fine-tune)')
     .option('--augment', 'random crop (4 px padding) and horizontal flip of training images (default)', true)
     .option('--no-augment', 'train on the images as they are')
     .option('--no-dropout', 'set every dropout rate to 0 (layers kept)')
@@ -72,8 +80,11 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--token <secret>', 'shared secret workers must present (else env CIFAR_DIST_TOKEN)')
     .option('--resume [dir]', 'continue from the newest good checkpoint in --out (or in dir)')
     .option('--min-workers <n>', 'wait until this many workers are connected before each step', positiveInt('--min-workers'), 1)
+    .option('--deterministic', 'bit-identical weights for any number of workers and across --resume (fixed micro-batches, keyed dropout; more gradient traffic)', false)
+    .option('--micro-batch <n>', 'micro-batch size of --deterministic', positiveInt('--micro-batch'), d.microBatch)
     .option('--no-eval-train', 'skip the full training-set evaluation at the end of each phase')
     .option('--request-timeout <ms>', 'a worker that does not answer a request within this is dropped', positiveInt('--request-timeout'), 120_000)
+    .option('--dashboard-port <n>', 'serve a live run page on 127.0.0.1:<n> (0: any free port; off by default)', nonNegInt('--dashboard-port'))
     .addOption(new Option('--log-level <level>', 'log verbosity').choices(['error', 'warn', 'info', 'debug']).default('info'));
 }
 
@@ -94,6 +105,8 @@ export function configFromOptions(o: CoordinatorOptions, env: NodeJS.ProcessEnv 
     augment: o.augment,
     dropout: o.dropout,
     frozenLayers: o.frozenLayers,
+    finetuneOversample: o.finetuneOversample,
+    finetuneLogitAdjust: o.logitAdjust,
     finetune: o.superclass !== undefined
       ? { superclass: /^\d+$/.test(o.superclass) ? Number(o.superclass) : o.superclass }
       : o.finetuneClasses
@@ -110,5 +123,7 @@ export function configFromOptions(o: CoordinatorOptions, env: NodeJS.ProcessEnv 
     finetuneSchedule: { ...d.finetuneSchedule, lr: o.finetuneLr ?? (o.optimizer === 'adam' ? 5e-4 : d.finetuneSchedule.lr) },
     evaluateTrain: o.evalTrain,
     minWorkers: o.minWorkers,
+    deterministic: o.deterministic,
+    microBatch: o.microBatch,
   });
 }

@@ -1,30 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '@cifar-dist/model';
 import { loadLayersModel, type RunReport } from '@cifar-dist/training';
-
-const REPO = fileURLToPath(new URL('../../..', import.meta.url));
-const DATA = path.resolve(REPO, '../shared/data');
-const LAUNCH = path.join(REPO, 'apps/coordinator/src/launch.ts');
-
-/** Runs `npm run train` the way a user does (tsx, real processes, real sockets), returns exit code and output. */
-function train(args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), LAUNCH, ...args], {
-      cwd: REPO,
-      env: { ...process.env, TSX_TSCONFIG_PATH: path.join(REPO, 'apps/coordinator/tsconfig.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('exit', (code) => resolve({ code, output }));
-  });
-}
+import { DATA, train } from './e2e-support.js';
 
 describe('npm run train (2 worker processes, real CIFAR, both phases)', () => {
   let out: string;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { LOG_LEVELS, createLogger, type LogLevel } from '@cifar-dist/log';
 import { selectBackend, type BackendName } from '@cifar-dist/model';
 import { runSocketWorker } from '@cifar-dist/training';
 
@@ -9,6 +10,9 @@ interface WorkerOptions {
   backend?: BackendName;
   gpu?: string;
   workerId?: string;
+  logLevel: LogLevel;
+  reconnectTimeout?: number;
+  exitWithParent: boolean;
 }
 
 /** `npm run worker -- --connect <url>`: one worker process; picks the fastest backend it has. */
@@ -19,13 +23,28 @@ async function main(argv: string[]): Promise<void> {
     .option('--token <secret>', 'shared secret the coordinator requires (else env CIFAR_DIST_TOKEN)')
     .addOption(new Option('--backend <name>', 'force one backend instead of the fastest available').choices(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']))
     .option('--gpu <index>', 'pin this worker to GPU <index> (sets CUDA_VISIBLE_DEVICES)')
-    .option('--worker-id <id>', 'name in the coordinator\'s logs (default: random)');
+    .option('--worker-id <id>', 'name in the coordinator\'s logs (default: random)')
+    .addOption(new Option('--log-level <level>', 'log verbosity').choices(LOG_LEVELS).default('info'))
+    .option('--reconnect-timeout <s>', 'give up after this many seconds without the coordinator (default 300)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('--reconnect-timeout must be a positive number of seconds');
+      return n;
+    })
+    .option('--exit-with-parent', 'exit when the process that started this one dies (set by npm run train)', false);
   program.parse(argv);
   const o = program.opts<WorkerOptions>();
+  if (o.exitWithParent) {
+    // A local launch: if the launcher is killed, do not linger as an orphan.
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid !== parent) process.exit(6);
+    }, 1000).unref();
+  }
   const workerId = o.workerId ?? `w-${randomBytes(3).toString('hex')}`;
-  const log = (msg: string): void => {
-    process.stderr.write(`${new Date().toISOString()} [worker ${workerId}] ${msg}\n`);
-  };
+  // One logger per process; its rank is bound once the coordinator has assigned one.
+  let logger = createLogger('worker', { level: o.logLevel }).child({ workerId });
+  const base = logger;
+  const log = (msg: string): void => logger.info(msg);
   const choice = await selectBackend({
     ...(o.backend ? { force: o.backend } : {}),
     ...(o.gpu !== undefined ? { gpuIndex: Number(o.gpu) } : {}),
@@ -40,6 +59,10 @@ async function main(argv: string[]): Promise<void> {
     backend: choice.name,
     device: choice.device,
     log,
+    onWelcome: ({ rank }) => {
+      logger = base.child({ rank });
+    },
+    ...(o.reconnectTimeout !== undefined ? { reconnectTimeoutMs: o.reconnectTimeout * 1000 } : {}),
   });
   log(`done: ${reason}`);
 }

@@ -36,7 +36,7 @@ export {
 export { ensureDataset, CIFAR_DOWNLOADS, type EnsureDatasetOptions } from './download';
 export { CIFAR10_MEAN, CIFAR10_STD, normalizeImages } from './normalize';
 export { createRng, createStreamRng, type Rng, type Sfc32Rng } from './rng';
-export { epochPermutation } from './permutation';
+export { epochPermutation, oversampledIndices } from './permutation';
 export { shardRanges } from './shard';
 export { gatherBatch } from './batch';
 export { augmentBatch } from './augment';

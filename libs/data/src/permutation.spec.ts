@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { epochPermutation } from './permutation';
+import { epochPermutation, oversampledIndices } from './permutation';
 import { createStreamRng } from './rng';
 import { expectThrowsData } from './spec-helpers';
 
@@ -53,3 +53,17 @@ describe('epochPermutation', () => {
 });
 
 const PINNED_42_0 = [9, 5, 8, 7, 1, 6, 3, 4, 2, 0];
+
+describe('oversampledIndices', () => {
+  it('keeps every index once and repeats the oversampled classes', () => {
+    const labels = Uint8Array.from([0, 1, 2, 1, 0, 2]);
+    expect(Array.from(oversampledIndices(labels, [1, 3]))).toEqual([0, 1, 2, 3, 4, 5, 1, 1, 3, 3]);
+    expect(Array.from(oversampledIndices(labels, [1, 1, 2]))).toEqual([0, 1, 2, 3, 4, 5, 2, 5]);
+    expect(Array.from(oversampledIndices(labels, []))).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it('rejects a repeat that is not a positive integer', () => {
+    expectThrowsData(() => oversampledIndices(Uint8Array.of(0), [0]), 'E_DATA_ARGUMENT');
+    expectThrowsData(() => oversampledIndices(Uint8Array.of(0), [1.5]), 'E_DATA_ARGUMENT');
+  });
+});

@@ -33,3 +33,31 @@ export function epochPermutation(count: number, seed: number, epoch: number): Ui
   }
   return perm;
 }
+
+/**
+ * The sample pool of one epoch with some classes oversampled: every index 0..labels.length-1
+ * once, in order, followed by the indices of each label `c` with `repeats[c] > 1` repeated
+ * `repeats[c] - 1` more times. Shuffle the pool with epochPermutation(pool.length, …) and map
+ * through it. Used to let the few hundred images of a fine-tune's new classes be seen as often
+ * as the CIFAR-10 ones would need (class-balanced resampling, e.g. Buda et al. 2018, "A systematic
+ * study of the class imbalance problem in convolutional neural networks").
+ *
+ * @param labels Uint8Array [N] class index per sample
+ * @param repeats positive integer per class index (missing entries count as 1)
+ * @returns Uint32Array [N + Σ_c (repeats[c]-1)·count(c)]
+ * @throws CifarDataError E_DATA_ARGUMENT on a non-integer or non-positive repeat
+ */
+export function oversampledIndices(labels: Uint8Array, repeats: readonly number[]): Uint32Array {
+  for (const [c, r] of repeats.entries()) {
+    if (!Number.isSafeInteger(r) || r < 1) throw argumentError(`repeats[${c}] must be a positive integer, got ${r}`);
+  }
+  let extra = 0;
+  for (let i = 0; i < labels.length; i++) extra += (repeats[labels[i]] ?? 1) - 1;
+  const pool = new Uint32Array(labels.length + extra);
+  for (let i = 0; i < labels.length; i++) pool[i] = i;
+  let at = labels.length;
+  for (let i = 0; i < labels.length; i++) {
+    for (let k = (repeats[labels[i]] ?? 1) - 1; k > 0; k--) pool[at++] = i;
+  }
+  return pool;
+}

@@ -22,17 +22,43 @@ export function logitLayers(model: tf.LayersModel): tf.layers.Layer[] {
 }
 
 /**
- * Runs `x` [batch, 32, 32, 3] through `layers` and returns the logits [batch, numClasses].
- * `training` switches Dropout on. Call inside a tidy (or a gradient tape): intermediates are not
- * disposed here.
+ * Supplies the keep-masks of the Dropout layers instead of tfjs' own random draws (which are seeded
+ * from Math.random): called once per Dropout layer in a training pass with the layer's ordinal
+ * among the model's Dropout layers (0, 1, 2, …), its rate, the values per sample and the batch
+ * size. Returns `count * perSample` entries, each 0 (dropped) or 1 (kept), sample-major.
  */
-export function forwardLogits(layers: tf.layers.Layer[], x: tf.Tensor, training: boolean): tf.Tensor2D {
+export type DropoutMaskSource = (dropoutIndex: number, rate: number, perSample: number, count: number) => Uint8Array;
+
+/**
+ * Runs `x` [batch, 32, 32, 3] through `layers` and returns the logits [batch, numClasses].
+ * `training` switches Dropout on; with `masks`, Dropout layers use those keep-masks (inverted
+ * dropout: kept values scaled by 1/(1-rate), as tfjs and Keras do). Call inside a tidy (or a
+ * gradient tape): intermediates are not disposed here.
+ */
+export function forwardLogits(layers: tf.layers.Layer[], x: tf.Tensor, training: boolean, masks?: DropoutMaskSource): tf.Tensor2D {
   let y = x;
+  let dropoutIndex = 0;
   layers.forEach((layer, i) => {
+    if (training && masks && layer.getClassName() === 'Dropout') {
+      y = keyedDropout(y, Number(layer.getConfig()['rate']), masks(dropoutIndex++, Number(layer.getConfig()['rate']), y.size / (y.shape[0] as number), y.shape[0] as number));
+      return;
+    }
     const direct = i === 0 && training ? inputConv(layer, y) : undefined;
     y = direct ?? (layer.apply(y, { training }) as tf.Tensor);
   });
   return y as tf.Tensor2D;
+}
+
+/** Inverted dropout with a given keep-mask (values 0/1, same element count as `y`). */
+function keyedDropout(y: tf.Tensor, rate: number, keep: Uint8Array): tf.Tensor {
+  if (rate <= 0) return y;
+  if (keep.length !== y.size) {
+    throw new ModelError('E_INPUT_SHAPE', `dropout mask has ${keep.length} values for a tensor of ${y.size}`);
+  }
+  const scale = new Float32Array(keep.length);
+  const kept = 1 / (1 - rate);
+  for (let i = 0; i < keep.length; i++) scale[i] = keep[i] ? kept : 0;
+  return tf.mul(y, tf.tensor(scale, y.shape, 'float32'));
 }
 
 /**

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { checkBatch, forwardLogits, logitLayers, numClassesOf, sampleShape } from './forward.js';
+import { checkBatch, forwardLogits, type DropoutMaskSource, logitLayers, numClassesOf, sampleShape } from './forward.js';
 import { flatLength, selectedWeights } from './flat-weights.js';
 import { sizeOfShape } from './param-count.js';
 
@@ -33,6 +33,8 @@ function labelArray(labels: ArrayLike<number>, count: number): Int32Array {
  *
  * @param xs NHWC float32, `count * 32 * 32 * 3` values, already normalised.
  * @param labels integer class ids, at least `count` of them, each in [0, numClasses).
+ * @param options.dropoutMasks keep-masks for the Dropout layers (deterministic training); default:
+ *   tfjs' own random masks.
  * @returns gradients of the mean loss w.r.t. the TRAINABLE weights only (frozen layers are absent),
  *   length = trainable parameter count.
  * @throws ModelError E_INPUT_SHAPE, E_LABEL_RANGE, E_MODEL_HEAD.
@@ -42,6 +44,7 @@ export function computeGradients(
   xs: Float32Array,
   labels: ArrayLike<number>,
   count: number,
+  options: { dropoutMasks?: DropoutMaskSource } = {},
 ): GradientResult {
   const layers = logitLayers(model);
   const shape = sampleShape(model);
@@ -58,7 +61,7 @@ export function computeGradients(
       const x = tf.tensor(xs, [count, ...shape], 'float32');
       const y = tf.oneHot(tf.tensor1d(labelArray(labels, count), 'int32'), numClasses);
       return tf.variableGrads(() => {
-        const logits = forwardLogits(layers, x, true);
+        const logits = forwardLogits(layers, x, true, options.dropoutMasks);
         // Kept past the tape's tidy; disposed in finally.
         predicted = tf.keep(tf.argMax(logits, 1));
         return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1))) as tf.Scalar;

@@ -28,6 +28,7 @@ export {
   type WeightSelection,
 } from './flat-weights.js';
 export { computeGradients, type GradientResult } from './gradients.js';
+export type { DropoutMaskSource } from './forward.js';
 export { evaluateBatch, type EvaluationResult } from './evaluate.js';
 export {
   selectBackend,

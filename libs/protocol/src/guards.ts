@@ -42,6 +42,9 @@ const SCHEMAS: { [T in MessageType]: Record<string, Check> } = {
     images: isU8,
     labels: isU8,
     count: isNonNegInt,
+    microBatch: optional(isNonNegInt),
+    dropoutSeed: optional(isNonNegInt),
+    sampleOffset: optional(isNonNegInt),
   },
   gradient: {
     step: isNonNegInt,

@@ -61,6 +61,16 @@ export interface ComputeMessage {
   images: Uint8Array;
   labels: Uint8Array;
   count: number;
+  /**
+   * Deterministic mode: compute the shard as consecutive micro-batches of this many samples (the
+   * last may be shorter) and return their gradients one after another, each the gradient of its
+   * micro-batch's mean loss; the coordinator sums them in a fixed order. Absent: one gradient.
+   */
+  microBatch?: number;
+  /** Deterministic mode: dropout masks of sample i are keyed by (dropoutSeed, sampleOffset + i). */
+  dropoutSeed?: number;
+  /** Position of the shard's first sample within the epoch (deterministic mode). */
+  sampleOffset?: number;
 }
 
 /** Worker -> coordinator, answer to compute. */
@@ -71,7 +81,10 @@ export interface GradientMessage {
   loss: number;
   correct: number;
   count: number;
-  /** Gradient of the shard's mean loss w.r.t. the trainable weights, flat. */
+  /**
+   * Gradient of the shard's mean loss w.r.t. the trainable weights, flat; in deterministic mode the
+   * micro-batches' gradients concatenated (ceil(count / microBatch) × trainable length).
+   */
   gradients: Float32Array;
   /** CRC-32 of the trainable weights the gradient was computed at (bit-identity check). */
   weightsCrc: number;

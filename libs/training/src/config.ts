@@ -14,6 +14,16 @@ export interface TrainConfig {
   dropout: boolean;
   frozenLayers: number;
   finetune: FinetuneSpec;
+  /**
+   * Times each image of the fine-tune's added (CIFAR-100) classes is seen per epoch; the
+   * CIFAR-10 images are seen once. They have 500 training images each against 5,000.
+   */
+  finetuneOversample: number;
+  /**
+   * After the fine-tune, lower the added classes' output bias by ln(finetuneOversample) so the
+   * model predicts under the test set's natural class prior (post-hoc logit adjustment).
+   */
+  finetuneLogitAdjust: boolean;
   trainLimit?: number;
   testLimit?: number;
   optimizer: OptimizerConfig;
@@ -25,6 +35,14 @@ export interface TrainConfig {
   evalChunk: number;
   /** Workers the run waits for before starting. */
   minWorkers: number;
+  /**
+   * Bit-identical results whatever the number of workers: global batches are computed as fixed
+   * micro-batches of `microBatch` samples with dropout masks keyed by seed, epoch and sample
+   * position, and reduced in micro-batch order. Costs more gradient traffic.
+   */
+  deterministic: boolean;
+  /** Micro-batch size of deterministic mode. */
+  microBatch: number;
 }
 
 /**
@@ -36,19 +54,23 @@ export function defaultConfig(overrides: Partial<TrainConfig> = {}): TrainConfig
   return {
     dataDir: './data',
     epochs: 18,
-    finetuneEpochs: 3,
+    finetuneEpochs: 6,
     batchSize: 128,
     seed: 42,
     augment: true,
     dropout: true,
     frozenLayers: 5,
     finetune: {},
+    finetuneOversample: 4,
+    finetuneLogitAdjust: true,
     optimizer: { ...DEFAULT_OPTIMIZER },
     schedule: { lr: 0.05, warmupEpochs: 1, decay: 'cosine', minFactor: 0.01 },
     finetuneSchedule: { lr: 0.02, warmupEpochs: 0.5, decay: 'cosine', minFactor: 0.01 },
     evaluateTrain: true,
     evalChunk: 500,
     minWorkers: 1,
+    deterministic: false,
+    microBatch: 32,
     ...overrides,
   };
 }

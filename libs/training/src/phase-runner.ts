@@ -3,13 +3,14 @@ import {
   createRng,
   epochPermutation,
   gatherBatch,
+  oversampledIndices,
   shardRanges,
   type ImageSet,
 } from '@cifar-dist/data';
 import { MetricsAccumulator, type ClassificationReport } from '@cifar-dist/metrics';
-import { getWeightsFlat, setWeightsFlat, type tf } from '@cifar-dist/model';
+import { getWeightsFlat, setWeightsFlat, weightSpecs, type tf } from '@cifar-dist/model';
 import { allFinite, weightsCrc, type GradientMessage } from '@cifar-dist/protocol';
-import { averageGradients } from './average.js';
+import { averageGradients, type ShardGradient } from './average.js';
 import type { TrainConfig } from './config.js';
 import { TrainingError } from './errors.js';
 import { FlatOptimizer, type OptimizerState } from './optimizer.js';
@@ -56,12 +57,31 @@ export interface StepInfo {
   samples: number;
   workers: number;
   lr: number;
+  timings: StepTimings;
+}
+
+/** Where one synchronous step's wall time went, ms (performance.now() on the coordinator). */
+export interface StepTimings {
+  /** Gathering and augmenting the global batch. */
+  prepareMs: number;
+  /** Worker compute of the slowest worker (the critical path), as the worker measured it. */
+  computeMs: number;
+  /** That worker's request round trip minus its compute: encode, transfer and decode both ways, plus queueing. */
+  wireMs: number;
+  /** Weighted average of the gradients. */
+  averageMs: number;
+  /** Optimizer update plus the weights checksum. */
+  optimizerMs: number;
+  /** The whole step. */
+  stepMs: number;
 }
 
 export interface PhaseHooks {
   log?: (msg: string) => void;
   onStep?: (info: StepInfo) => void;
   onEpochStart?: (phase: PhaseName, epoch: number, stepsPerEpoch: number) => void;
+  /** Called when a phase starts (or resumes) training. */
+  onPhaseStart?: (info: { phase: PhaseName; epochs: number; stepsPerEpoch: number; numClasses: number }) => void;
   /** Called after each epoch's evaluation; the run saves its checkpoint here. */
   onEpochEnd?: (runner: PhaseRunner, record: EpochRecord) => Promise<void>;
 }
@@ -81,6 +101,11 @@ export interface PhaseRunnerOptions {
   config: TrainConfig;
   pool: WorkerPool;
   hooks?: PhaseHooks;
+  /**
+   * Times each class's training images appear per epoch (index = class; missing = 1). The
+   * fine-tune oversamples its few-hundred-image new classes this way.
+   */
+  classRepeats?: number[];
   /** Continue from a checkpoint: progress, plus the optimizer state (weights are already in `model`). */
   resume?: { progress: PhaseProgress; optimizer: OptimizerState };
 }
@@ -113,9 +138,12 @@ export class PhaseRunner {
   private crc: number;
   private requestId = 0;
   private readonly log: (msg: string) => void;
+  /** Training-set indices of one epoch before shuffling (every image once, oversampled classes more). */
+  private readonly epochPool: Uint32Array;
 
   constructor(opts: PhaseRunnerOptions) {
     this.opts = opts;
+    this.epochPool = oversampledIndices(opts.train.labels, opts.classRepeats ?? []);
     this.log = opts.hooks?.log ?? (() => undefined);
     this.weights = getWeightsFlat(opts.model, 'trainable');
     this.crc = weightsCrc(this.weights);
@@ -130,16 +158,37 @@ export class PhaseRunner {
   }
 
   get stepsPerEpoch(): number {
-    return Math.ceil(this.opts.train.count / this.opts.config.batchSize);
+    return Math.ceil(this.epochPool.length / this.opts.config.batchSize);
   }
 
   /** Runs the remaining epochs of the phase. */
   async run(): Promise<PhaseProgress> {
+    this.opts.hooks?.onPhaseStart?.({ phase: this.opts.name, epochs: this.opts.epochs, stepsPerEpoch: this.stepsPerEpoch, numClasses: this.opts.numClasses });
     while (this.progress.epoch < this.opts.epochs) {
       await this.runEpoch(this.progress.epoch);
     }
     this.syncModel();
     return this.progress;
+  }
+
+  /**
+   * Post-hoc logit adjustment (Menon et al. 2021, "Long-tail learning via logit adjustment"):
+   * subtracts `adjust[c]` from the output layer's bias of class c, so a model trained with some
+   * classes oversampled k-fold predicts under the natural class prior again (adjust = ln k for
+   * them, 0 for the others). Workers get the new weights with their next request.
+   * @throws TrainingError E_TRAIN_CONFIG unless the last trainable weight is a bias of numClasses values
+   */
+  adjustOutputBias(adjust: readonly number[]): void {
+    const n = this.opts.numClasses;
+    const last = weightSpecs(this.opts.model, 'trainable').at(-1);
+    if (last === undefined || last.shape.length !== 1 || last.size !== n || adjust.length !== n) {
+      throw new TrainingError('E_TRAIN_CONFIG', `cannot adjust the logits: the last trainable weight is not a bias of ${n} classes`);
+    }
+    const base = this.weights.length - n;
+    for (let c = 0; c < n; c++) this.weights[base + c] = (this.weights[base + c] as number) - (adjust[c] as number);
+    this.version += 1;
+    this.crc = weightsCrc(this.weights);
+    this.syncModel();
   }
 
   /** Writes the current weights into the coordinator's model (before saving it). */
@@ -148,8 +197,10 @@ export class PhaseRunner {
   }
 
   private async runEpoch(epoch: number): Promise<void> {
-    const { train, config } = this.opts;
-    const perm = epochPermutation(train.count, mixSeed(config.seed, PHASE_INDEX[this.opts.name]), epoch);
+    const { config } = this.opts;
+    const pool = this.epochPool;
+    const perm = epochPermutation(pool.length, mixSeed(config.seed, PHASE_INDEX[this.opts.name]), epoch);
+    for (let i = 0; i < perm.length; i++) perm[i] = pool[perm[i]];
     const steps = this.stepsPerEpoch;
     this.opts.hooks?.onEpochStart?.(this.opts.name, epoch, steps);
     const started = performance.now();
@@ -158,9 +209,10 @@ export class PhaseRunner {
     let samples = 0;
     let lr = 0;
     for (let s = 0; s < steps; s++) {
-      const indices = perm.subarray(s * config.batchSize, Math.min(train.count, (s + 1) * config.batchSize));
+      const indices = perm.subarray(s * config.batchSize, Math.min(perm.length, (s + 1) * config.batchSize));
       lr = learningRateAt(this.opts.schedule, this.progress.step, steps * this.opts.epochs, steps);
-      const result = await this.step(epoch, indices, lr);
+      const result = await this.step(epoch, indices, lr, s * config.batchSize);
+      const { timings } = result;
       lossSum += result.loss * indices.length;
       correct += result.correct;
       samples += indices.length;
@@ -175,6 +227,7 @@ export class PhaseRunner {
         samples,
         workers: result.workers,
         lr,
+        timings,
       });
     }
     const trainSeconds = (performance.now() - started) / 1000;
@@ -220,7 +273,7 @@ export class PhaseRunner {
   }
 
   /** Checks a gradient reply against the request; throws a TrainingError naming what is wrong. */
-  private validate(reply: GradientMessage, step: number, count: number, link: WorkerLink): void {
+  private validate(reply: GradientMessage, step: number, count: number, link: WorkerLink, parts = 1): void {
     const who = `worker ${link.info.workerId}`;
     if (reply.step !== step) {
       throw new TrainingError('E_TRAIN_GRADIENT', `${who} answered for step ${reply.step}, current step is ${step}`);
@@ -228,10 +281,10 @@ export class PhaseRunner {
     if (reply.count !== count) {
       throw new TrainingError('E_TRAIN_GRADIENT', `${who} reports ${reply.count} samples for a shard of ${count}`);
     }
-    if (reply.gradients.length !== this.weights.length) {
+    if (reply.gradients.length !== this.weights.length * parts) {
       throw new TrainingError(
         'E_TRAIN_GRADIENT',
-        `${who} sent a gradient of ${reply.gradients.length} values, expected ${this.weights.length}`,
+        `${who} sent a gradient of ${reply.gradients.length} values, expected ${this.weights.length * parts}`,
       );
     }
     if (!Number.isFinite(reply.loss) || !allFinite(reply.gradients)) {
@@ -249,25 +302,37 @@ export class PhaseRunner {
    * One synchronous step on the global batch `indices`.
    * @returns the batch's mean loss, correct predictions and the number of workers that served it
    */
-  private async step(epoch: number, indices: Uint32Array, lr: number): Promise<{ loss: number; correct: number; workers: number }> {
+  private async step(
+    epoch: number,
+    indices: Uint32Array,
+    lr: number,
+    position: number,
+  ): Promise<{ loss: number; correct: number; workers: number; timings: StepTimings }> {
     const { train, config, pool } = this.opts;
+    const t0 = performance.now();
     const batch = gatherBatch(train, indices);
     const images = config.augment
       ? augmentBatch(batch.images, batch.count, createRng(mixSeed(config.seed, PHASE_INDEX[this.opts.name], epoch, this.progress.step)))
       : batch.images;
     const step = this.progress.step;
+    const prepareMs = performance.now() - t0;
     for (;;) {
       await pool.waitFor(Math.max(1, config.minWorkers), Number.POSITIVE_INFINITY, (have) =>
         this.log(`waiting for workers: ${have} live, need ${Math.max(1, config.minWorkers)}`),
       );
       const links = pool.live();
-      const ranges = shardRanges(batch.count, links.length);
+      // Deterministic mode shards whole micro-batches, so each is computed alike on any worker.
+      const micro = config.deterministic ? config.microBatch : 0;
+      const ranges = micro
+        ? shardRanges(Math.ceil(batch.count / micro), links.length).map((r) => ({ start: r.start * micro, end: Math.min(batch.count, r.end * micro) }))
+        : shardRanges(batch.count, links.length);
       const settled = await Promise.allSettled(
         links.map(async (link, rank) => {
           const { start, end } = ranges[rank] as { start: number; end: number };
-          if (end === start) return { gradients: new Float32Array(0), count: 0, loss: 0, correct: 0 };
+          if (end === start) return { gradients: new Float32Array(0), count: 0, loss: 0, correct: 0, computeMs: 0, roundTripMs: 0 };
           await this.ensureModel(link);
           const weights = this.weightsFor(link);
+          const sent = performance.now();
           const reply = await link.compute({
             type: 'compute',
             modelId: this.opts.modelId,
@@ -276,16 +341,29 @@ export class PhaseRunner {
             images: images.subarray(start * 3072, end * 3072),
             labels: batch.labels.subarray(start, end),
             count: end - start,
+            ...(micro
+              ? { microBatch: micro, dropoutSeed: mixSeed(config.seed, PHASE_INDEX[this.opts.name], epoch, 0xd209), sampleOffset: position + start }
+              : {}),
           });
           if (weights) pool.setVersion(link, this.version);
-          this.validate(reply, step, end - start, link);
-          return reply;
+          this.validate(reply, step, end - start, link, micro ? Math.ceil((end - start) / micro) : 1);
+          return { ...reply, roundTripMs: performance.now() - sent };
         }),
       );
       const failed = settled
         .map((r, rank) => ({ r, link: links[rank] as WorkerLink }))
         .filter((x): x is { r: PromiseRejectedResult; link: WorkerLink } => x.r.status === 'rejected');
       if (failed.length > 0) {
+        // Every worker's loss or gradient non-finite at the same weights: the model diverged, not a
+        // worker. Stop; the last checkpoint stays the newest good one.
+        const nonFinite = failed.filter(({ r }) => (r.reason as { code?: string } | undefined)?.code === 'E_TRAIN_NONFINITE');
+        if (nonFinite.length === links.length) {
+          throw new TrainingError(
+            'E_TRAIN_NONFINITE',
+            `the loss became non-finite at ${this.opts.name} step ${step} (epoch ${epoch + 1}, lr ${lr}) on every worker: ` +
+              'stopping; the newest checkpoint is the last good state (resume with a lower --lr)',
+          );
+        }
         for (const { r, link } of failed) {
           const reason = r.reason instanceof Error ? r.reason.message : String(r.reason);
           this.log(`step ${step}: dropping worker ${link.info.workerId}: ${reason}; re-sharding the global batch`);
@@ -293,14 +371,19 @@ export class PhaseRunner {
         }
         continue;
       }
-      const replies = settled.map((r) => (r as PromiseFulfilledResult<{ gradients: Float32Array; count: number; loss: number; correct: number }>).value);
-      const avg = averageGradients(replies, this.weights.length);
+      type Reply = { gradients: Float32Array; count: number; loss: number; correct: number; computeMs: number; roundTripMs: number };
+      const replies = settled.map((r) => (r as PromiseFulfilledResult<Reply>).value);
+      const critical = replies.reduce((a, b) => (b.roundTripMs > a.roundTripMs ? b : a));
+      const t1 = performance.now();
+      const avg = averageGradients(micro ? this.microBatchParts(replies, micro) : replies, this.weights.length);
+      const t2 = performance.now();
       this.optimizer.step(this.weights, avg, lr);
       if (!allFinite(this.weights)) {
         throw new TrainingError('E_TRAIN_NONFINITE', `weights became non-finite at step ${step} (lr ${lr}); stopping, the last checkpoint is kept`);
       }
       this.version += 1;
       this.crc = weightsCrc(this.weights);
+      const t3 = performance.now();
       this.progress.step += 1;
       this.progress.samplesSeen += batch.count;
       let lossSum = 0;
@@ -309,8 +392,28 @@ export class PhaseRunner {
         lossSum += r.loss * r.count;
         correct += r.correct;
       }
-      return { loss: lossSum / batch.count, correct, workers: links.length };
+      const timings: StepTimings = {
+        prepareMs,
+        computeMs: critical.computeMs,
+        wireMs: Math.max(0, critical.roundTripMs - critical.computeMs),
+        averageMs: t2 - t1,
+        optimizerMs: t3 - t2,
+        stepMs: t3 - t0,
+      };
+      return { loss: lossSum / batch.count, correct, workers: links.length, timings };
     }
+  }
+
+  /** Deterministic mode: each reply's concatenated micro-batch gradients as separate parts, in global micro-batch order. */
+  private microBatchParts(replies: ReadonlyArray<{ gradients: Float32Array; count: number }>, micro: number): ShardGradient[] {
+    const P = this.weights.length;
+    const parts: ShardGradient[] = [];
+    for (const r of replies) {
+      for (let j = 0, left = r.count; left > 0; j++, left -= micro) {
+        parts.push({ gradients: r.gradients.subarray(j * P, (j + 1) * P), count: Math.min(micro, left) });
+      }
+    }
+    return parts;
   }
 
   /**
@@ -335,10 +438,11 @@ export class PhaseRunner {
             try {
               await this.ensureModel(link);
               const weights = this.weightsFor(link);
+              const requestId = ++this.requestId;
               const reply = await link.evaluate({
                 type: 'evaluate',
                 modelId: this.opts.modelId,
-                requestId: ++this.requestId,
+                requestId,
                 ...(weights ? { weights } : {}),
                 images: set.images.subarray(chunk.start * 3072, chunk.end * 3072),
                 labels: set.labels.subarray(chunk.start, chunk.end),
@@ -346,8 +450,18 @@ export class PhaseRunner {
               });
               if (weights) pool.setVersion(link, this.version);
               const n = chunk.end - chunk.start;
+              const who = `worker ${link.info.workerId}`;
+              if (reply.requestId !== requestId) {
+                throw new TrainingError('E_TRAIN_WORKER', `${who} answered request ${reply.requestId} instead of ${requestId}`);
+              }
               if (reply.predictions.length !== n) {
-                throw new TrainingError('E_TRAIN_WORKER', `worker ${link.info.workerId} returned ${reply.predictions.length} predictions for ${n} samples`);
+                throw new TrainingError('E_TRAIN_WORKER', `${who} returned ${reply.predictions.length} predictions for ${n} samples`);
+              }
+              if (reply.predictions.some((c) => c >= this.opts.numClasses)) {
+                throw new TrainingError('E_TRAIN_WORKER', `${who} predicted a class outside 0..${this.opts.numClasses - 1}`);
+              }
+              if (!allFinite(reply.losses)) {
+                throw new TrainingError('E_TRAIN_NONFINITE', `${who} returned non-finite losses`);
               }
               predictions.set(reply.predictions, chunk.start);
               losses.set(reply.losses, chunk.start);

@@ -117,3 +117,41 @@ describe('runTraining: both phases, checkpoints, resume', () => {
     found?.model.dispose();
   }, 300_000);
 });
+
+/** A worker whose model "diverges" from global step `from` on: every gradient and loss NaN. */
+class DivergingLink extends InProcessLink {
+  constructor(id: string, private readonly from: number) {
+    super(id);
+  }
+  override async compute(msg: Parameters<InProcessLink['compute']>[0]): ReturnType<InProcessLink['compute']> {
+    const reply = await super.compute(msg);
+    if (msg.step >= this.from) return { ...reply, loss: Number.NaN, gradients: reply.gradients.fill(Number.NaN) };
+    return reply;
+  }
+}
+
+describe('a loss that becomes NaN', () => {
+  it('stops the run with E_TRAIN_NONFINITE, writes no report, and keeps the last good checkpoint', async () => {
+    const out = await tempDir();
+    const p = new WorkerPool();
+    // 96 samples / batch 32 = 3 steps per epoch: epoch 1 is clean, step 4 (epoch 2) diverges
+    for (let i = 0; i < 2; i++) p.add(new DivergingLink(`w${i}`, 4));
+    await expect(runTraining({ config, pool: p, out })).rejects.toMatchObject({ code: 'E_TRAIN_NONFINITE', message: expect.stringMatching(/non-finite at cifar10 step 4 \(epoch 2/) });
+    expect(await readdir(path.join(out, 'checkpoints'))).toEqual(['ckpt-p1-e0001']);
+    const latest = await findLatestCheckpoint(path.join(out, 'checkpoints'));
+    expect(latest?.state.phase).toMatchObject({ name: 'cifar10', epoch: 1, step: 3 });
+    expect(p.size).toBe(2); // nobody was blamed for the divergence
+    await expect(readFile(path.join(out, 'report.json'))).rejects.toThrow();
+    latest?.model.dispose();
+  }, 300_000);
+
+  it('drops only the worker that sends NaN when the others are finite, and the step completes', async () => {
+    const out = await tempDir();
+    const p = new WorkerPool();
+    p.add(new InProcessLink('good'));
+    p.add(new DivergingLink('bad', 1));
+    const report = await runTraining({ config: { ...config, finetuneEpochs: 0 }, pool: p, out });
+    expect(report.phases[0]).toMatchObject({ steps: 6, samplesSeen: 192 });
+    expect(p.live().map((l) => l.info.workerId)).toEqual(['good']);
+  }, 300_000);
+});

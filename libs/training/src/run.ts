@@ -111,6 +111,9 @@ export async function runTraining(opts: RunOptions): Promise<RunReport> {
       schedule: name === 'cifar10' ? config.schedule : config.finetuneSchedule,
       config,
       pool,
+      // The fine-tune's classes past CIFAR-10's ten are the added ones, with a tenth of the images.
+      classRepeats:
+        name === 'finetune' ? data.train.classNames.map((_, c) => (c >= 10 ? config.finetuneOversample : 1)) : [],
       hooks: {
         ...opts.hooks,
         onEpochEnd: async (r, record) => {
@@ -138,6 +141,12 @@ export async function runTraining(opts: RunOptions): Promise<RunReport> {
       ...(resume ? { resume: { progress: resume.state.phase, optimizer: resume.optimizer } } : {}),
     });
     const progress: PhaseProgress = await runner.run();
+    if (name === 'finetune' && config.finetuneOversample > 1 && config.finetuneLogitAdjust) {
+      // The added classes were seen k times as often as their share of the data: undo that prior shift.
+      const adjust = data.train.classNames.map((_, c) => (c >= 10 ? Math.log(config.finetuneOversample) : 0));
+      runner.adjustOutputBias(adjust);
+      log(`logit adjustment: output bias of the added classes lowered by ln ${config.finetuneOversample} = ${Math.log(config.finetuneOversample).toFixed(4)}`);
+    }
     const test = await runner.evaluateReport(data.test);
     const train = config.evaluateTrain ? await runner.evaluateReport(data.train) : null;
     const params = countParams(model);

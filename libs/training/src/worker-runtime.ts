@@ -8,6 +8,7 @@ import {
   setWeightsFlat,
   type tf,
 } from '@cifar-dist/model';
+import { keyedDropoutMasks } from './keyed-dropout.js';
 import {
   ProtocolError,
   weightsCrc,
@@ -18,6 +19,13 @@ import {
   type ReadyMessage,
   type SetModelMessage,
 } from '@cifar-dist/protocol';
+
+interface GradientResultLike {
+  loss: number;
+  correct: number;
+  count: number;
+  gradients: Float32Array;
+}
 
 /**
  * The worker's whole job, free of any transport: hold one model, load the weights it is sent,
@@ -63,7 +71,7 @@ export class WorkerRuntime {
     this.loadTrainable(model, msg.weights);
     const started = performance.now();
     const xs = normalizeImages(msg.images, msg.count);
-    const result = computeGradients(model, xs, msg.labels, msg.count);
+    const result = msg.microBatch ? this.computeMicroBatches(model, xs, msg, msg.microBatch) : computeGradients(model, xs, msg.labels, msg.count);
     return {
       type: 'gradient',
       step: msg.step,
@@ -74,6 +82,30 @@ export class WorkerRuntime {
       weightsCrc: this.crc,
       computeMs: performance.now() - started,
     };
+  }
+
+  /**
+   * Deterministic mode: the shard as consecutive micro-batches of `size` samples, each with keyed
+   * dropout masks; their gradients concatenated in order (the coordinator reduces them in a fixed
+   * order), their losses and correct counts combined for the report.
+   */
+  private computeMicroBatches(model: tf.LayersModel, xs: Float32Array, msg: ComputeMessage, size: number): GradientResultLike {
+    const parts: Float32Array[] = [];
+    let lossSum = 0;
+    let correct = 0;
+    for (let start = 0; start < msg.count; start += size) {
+      const n = Math.min(size, msg.count - start);
+      const r = computeGradients(model, xs.subarray(start * 3072, (start + n) * 3072), msg.labels.subarray(start, start + n), n, {
+        dropoutMasks: keyedDropoutMasks(msg.dropoutSeed ?? 0, (msg.sampleOffset ?? 0) + start),
+      });
+      parts.push(r.gradients);
+      lossSum += r.loss * n;
+      correct += r.correct;
+    }
+    const length = parts[0]?.length ?? 0;
+    const gradients = new Float32Array(length * parts.length);
+    parts.forEach((p, i) => gradients.set(p, i * length));
+    return { loss: msg.count > 0 ? lossSum / msg.count : 0, correct, count: msg.count, gradients };
   }
 
   /** Forward pass only: per-sample predicted class and loss. */

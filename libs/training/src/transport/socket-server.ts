@@ -56,17 +56,34 @@ class SocketLink implements WorkerLink {
     private readonly opts: SocketServerOptions,
   ) {}
 
+  /**
+   * Requests still waiting for their answer, each with how to fail it. socket.io keeps an
+   * acknowledgement (and its timeout timer, which holds the whole socket) pending after the
+   * connection is gone, so the link fails them itself: at once when the worker disconnects or
+   * is dropped, else after the request timeout. Without this a worker that vanishes mid-request
+   * stalls the step for the whole timeout, and each one keeps its socket alive as long.
+   */
+  private readonly pending = new Set<(why: string) => void>();
+
   private async request<T extends MessageType>(msg: Message, expected: T): Promise<Extract<Message, { type: T }>> {
     if (!this.alive) throw new TrainingError('E_TRAIN_WORKER', `worker ${this.info.workerId} is gone`);
-    let reply: Uint8Array;
-    try {
-      reply = await this.socket.timeout(this.opts.requestTimeoutMs).emitWithAck('msg', encodeMessage(msg));
-    } catch (err) {
-      throw new TrainingError(
-        'E_TRAIN_WORKER',
-        `worker ${this.info.workerId} did not answer '${msg.type}' within ${this.opts.requestTimeoutMs} ms (${(err as Error).message})`,
-      );
-    }
+    const reply = await new Promise<unknown>((resolve, reject) => {
+      const settle = (): void => {
+        clearTimeout(timer);
+        this.pending.delete(gone);
+      };
+      const fail = (why: string): void => {
+        settle();
+        reject(new TrainingError('E_TRAIN_WORKER', `worker ${this.info.workerId} ${why}`));
+      };
+      const gone = (why: string): void => fail(`${why} before answering '${msg.type}'`);
+      const timer = setTimeout(() => fail(`did not answer '${msg.type}' within ${this.opts.requestTimeoutMs} ms`), this.opts.requestTimeoutMs);
+      this.pending.add(gone);
+      this.socket.emit('msg', encodeMessage(msg), (answer: Uint8Array) => {
+        settle();
+        resolve(answer);
+      });
+    });
     const decoded = decodeMessage(reply, undefined, this.opts.maxMessageBytes);
     if (decoded.type === 'error') {
       throw new TrainingError('E_TRAIN_WORKER', `worker ${this.info.workerId} failed '${msg.type}': ${decoded.code}: ${decoded.message}`);
@@ -75,6 +92,11 @@ class SocketLink implements WorkerLink {
       throw new ProtocolError('E_PROTO_TYPE', `worker ${this.info.workerId} answered '${msg.type}' with '${decoded.type}'`);
     }
     return decoded as Extract<Message, { type: T }>;
+  }
+
+  /** Fails every request still waiting for an answer: the link is gone (`why`, e.g. "disconnected (transport close)"). */
+  failPending(why: string): void {
+    for (const gone of [...this.pending]) gone(why);
   }
 
   async setModel(msg: SetModelMessage): Promise<void> {
@@ -92,6 +114,7 @@ class SocketLink implements WorkerLink {
   close(reason: string): void {
     if (!this.alive) return;
     this.alive = false;
+    this.failPending(`was dropped (${reason})`);
     if (this.socket.connected) {
       this.socket.emit('msg', encodeMessage({ type: 'shutdown', reason }), () => undefined);
       // Give the shutdown frame a moment to leave before cutting the connection.
@@ -183,8 +206,11 @@ export class SocketCoordinatorServer {
         pid: hello.pid,
       };
       const link = new SocketLink(info, socket, this.opts);
-      socket.on('disconnect', (reason) => {
+      socket.on('disconnect', (reason, description) => {
+        const detail = description instanceof Error ? `: ${description.message}` : '';
+        this.opts.log?.(`worker ${info.workerId} disconnected (${reason}${detail})`);
         link.alive = false;
+        link.failPending(`disconnected (${reason})`);
         this.opts.pool.drop(link, `disconnected (${reason})`);
       });
       // Anything a worker sends unasked after its hello is not part of the protocol.

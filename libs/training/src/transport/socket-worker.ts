@@ -21,6 +21,10 @@ export interface SocketWorkerOptions {
   maxMessageBytes?: number;
   /** Give up after this long without a connection to the coordinator, ms. */
   connectTimeoutMs?: number;
+  /** Stop (reject) after this long disconnected, ms (default 300 000: a coordinator restart with --resume fits in it). */
+  reconnectTimeoutMs?: number;
+  /** Called with the coordinator's welcome (rank, run id) after each (re)join. */
+  onWelcome?: (welcome: { rank: number; runId: string }) => void;
 }
 
 /**
@@ -40,15 +44,26 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
       timeout: opts.connectTimeoutMs ?? 20_000,
     });
     let everConnected = false;
+    // Disconnected since when: past reconnectTimeoutMs the worker gives up (its coordinator is gone).
+    let giveUp: NodeJS.Timeout | undefined;
+    const armGiveUp = (): void => {
+      if (giveUp) return;
+      const ms = opts.reconnectTimeoutMs ?? 300_000;
+      giveUp = setTimeout(() => finish(new Error(`no connection to the coordinator at ${opts.url} for ${ms} ms: giving up`)), ms);
+    };
     const finish = (err: Error | null, reason = ''): void => {
+      clearTimeout(giveUp);
       socket.removeAllListeners();
       socket.disconnect();
       runtime.dispose();
       if (err) reject(err);
       else resolve(reason);
     };
+    armGiveUp();
     socket.on('connect', async () => {
       everConnected = true;
+      clearTimeout(giveUp);
+      giveUp = undefined;
       try {
         const welcome = decodeMessage(
           await socket.timeout(30_000).emitWithAck(
@@ -65,6 +80,7 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
           ),
           'welcome',
         );
+        opts.onWelcome?.(welcome);
         log(`joined run ${welcome.runId} as rank ${welcome.rank}`);
       } catch (err) {
         log(`hello failed: ${(err as Error).message}`);
@@ -80,7 +96,10 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
       log(`cannot reach ${opts.url}: ${err.message}; retrying`);
     });
     socket.on('disconnect', (reason) => {
+      armGiveUp();
       if (everConnected) log(`disconnected (${reason}); reconnecting`);
+      // socket.io-client does not retry after the server closed the connection itself.
+      if (reason === 'io server disconnect') setTimeout(() => socket.connect(), 500);
     });
     socket.on('msg', (payload, ack) => {
       let reply: Message;

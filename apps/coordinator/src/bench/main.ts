@@ -1,0 +1,139 @@
+/**
+ * `npm run bench -- [options]`: training and inference throughput of one worker process and of N
+ * through the real coordinator, the split of a synchronous step, peak memory, and the same network
+ * in PyTorch (bench/peer_torch.py) when python3 can import torch. Prints a table; --out writes JSON.
+ * A measuring tool: it asserts nothing, and its numbers depend on what else the machine is doing.
+ */
+import { writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, hostname } from 'node:os';
+import { Command, InvalidArgumentError } from 'commander';
+import { loadCifar10, loadFinetuneDataset, resolveDataDir, type ImageSet } from '@cifar-dist/data';
+import { createLog } from '../log.js';
+import { codecCost } from './codec-cost.js';
+import { defaultPython, runPeer, type PeerResult } from './peer.js';
+import { ownPeakRssMb } from './rss.js';
+import { BenchCluster, syntheticSet } from './throughput.js';
+import { formatBench, type BenchReport } from './report.js';
+
+interface BenchOptions {
+  workers: number;
+  batch: number;
+  windows: number;
+  windowSteps: number;
+  quick: boolean;
+  out?: string;
+  dataDir?: string;
+  python: string;
+  peer: boolean;
+  blasDir?: string;
+  backend?: string;
+}
+
+const positiveInt = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return n;
+};
+
+/** The training images: CIFAR-10 from the data directory when it is there (and the fine-tune set, so the coordinator's memory is a real run's), else synthetic. */
+async function loadSource(dataDir: string | undefined, log: (m: string) => void): Promise<{ source: ImageSet; data: string }> {
+  const dir = resolveDataDir(dataDir);
+  try {
+    const train = await loadCifar10(dir, 'train');
+    await loadCifar10(dir, 'test');
+    await loadFinetuneDataset(dir, 'train', {});
+    await loadFinetuneDataset(dir, 'test', {});
+    return { source: train, data: `CIFAR-10 from ${dir} (CIFAR-10 and fine-tune sets loaded)` };
+  } catch (err) {
+    log(`no CIFAR data at ${dir} (${(err as Error).message.split('\n')[0]}): synthetic images`);
+    return { source: syntheticSet(4096, Array.from({ length: 10 }, (_, c) => `class${c}`)), data: 'synthetic' };
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const o = new Command('bench')
+    .description('Throughput, step split and memory of cifar-dist, beside PyTorch when it is installed')
+    .option('--workers <n>', 'workers of the multi-worker run (default: CPU cores)', positiveInt('--workers'), availableParallelism())
+    .option('--batch <n>', 'batch per worker process', positiveInt('--batch'), 64)
+    .option('--windows <n>', 'timed windows per measurement (the median is reported)', positiveInt('--windows'), 5)
+    .option('--window-steps <n>', 'steps per timed window', positiveInt('--window-steps'), 10)
+    .option('--quick', 'few short windows and a quick peer run: under a minute (CI)', false)
+    .option('--out <file.json>', 'also write the figures as JSON')
+    .option('--data-dir <dir>', 'CIFAR data (else env CIFAR_DATA_DIR, else ./data); synthetic images when absent')
+    .option('--python <exe>', 'python for the PyTorch peer', defaultPython())
+    .option('--no-peer', 'skip the PyTorch peer')
+    .option('--blas-dir <dir>', 'run the peer with the OpenBLAS unpacked here (see bench/README.md)')
+    .option('--backend <name>', 'force the workers\' backend')
+    .parse(argv)
+    .opts<BenchOptions>();
+  const log = createLog('bench');
+  const windows = o.quick ? 3 : o.windows;
+  const windowSteps = o.quick ? 3 : o.windowSteps;
+  const warmup = o.quick ? 2 : 5;
+  const { source, data } = await loadSource(o.dataDir, log);
+  const cluster = new BenchCluster({ log, ...(o.backend ? { backend: o.backend } : {}) });
+  await cluster.start();
+  let report: BenchReport;
+  try {
+    log('1 worker: training');
+    await cluster.scaleTo(1);
+    const single = await cluster.training(source, o.batch, warmup, windows, windowSteps);
+    log('1 worker: inference');
+    const inferenceSingle = await cluster.inference(source, o.quick ? 1000 : 5000);
+    log(`${o.workers} workers: training`);
+    await cluster.scaleTo(o.workers);
+    const multi = await cluster.training(source, o.batch, warmup, windows, windowSteps);
+    log(`${o.workers} workers: inference`);
+    const inferenceMulti = await cluster.inference(source, o.quick ? 2000 : 10000);
+    const workerRss = cluster.workerPeakRss();
+    const backends = cluster.backends;
+    await cluster.stop();
+    const codec = codecCost(1_250_858);
+    let peer: PeerResult = { ok: false, reason: 'skipped (--no-peer)' };
+    if (o.peer) {
+      log(`PyTorch peer (${o.python})`);
+      peer = await runPeer({ python: o.python, workers: o.workers, quick: o.quick, log, ...(o.blasDir ? { blasDir: o.blasDir } : {}) });
+      if (!peer.ok) log(`no PyTorch peer: ${peer.reason}`);
+    }
+    const rssValues = Object.values(workerRss).filter((v): v is number => v !== null);
+    report = {
+      date: new Date().toISOString(),
+      machine: `${hostname()}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`,
+      data,
+      backends,
+      batchPerWorker: o.batch,
+      single: { workers: 1, imagesPerSecond: single.imagesPerSecond, windows: single.windows, step: single.step },
+      multi: { workers: multi.workers, imagesPerSecond: multi.imagesPerSecond, windows: multi.windows, step: multi.step },
+      scaling: multi.imagesPerSecond / single.imagesPerSecond,
+      exchangeMs: multi.step.wireMs + multi.step.averageMs,
+      codec,
+      inference: { single: inferenceSingle.imagesPerSecond, multi: inferenceMulti.imagesPerSecond },
+      peer: peer.ok
+        ? {
+            torch: peer.figures.torch,
+            blas: peer.figures.blas,
+            single: { imagesPerSecond: peer.figures.single.imagesPerSecond },
+            multi: { workers: peer.figures.multi.workers, imagesPerSecond: peer.figures.multi.imagesPerSecond },
+            allreduceMs: peer.figures.allreduceMs,
+          }
+        : { reason: peer.reason, single: { imagesPerSecond: null }, multi: { workers: o.workers, imagesPerSecond: null }, allreduceMs: null },
+      rssMb: { worker: rssValues.length ? Math.max(...rssValues) : null, workers: workerRss, coordinator: ownPeakRssMb() },
+    };
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  process.stdout.write(`${formatBench(report)}\n`);
+  if (o.out) {
+    await writeFile(o.out, `${JSON.stringify(report, null, 2)}\n`);
+    log(`figures written to ${o.out}`);
+  }
+}
+
+main(process.argv).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

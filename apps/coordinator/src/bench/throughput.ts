@@ -1,0 +1,189 @@
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import type { ImageSet } from '@cifar-dist/data';
+import { createModel, tf } from '@cifar-dist/model';
+import {
+  PhaseRunner,
+  SocketCoordinatorServer,
+  WorkerPool,
+  defaultConfig,
+  type StepInfo,
+  type StepTimings,
+} from '@cifar-dist/training';
+import { spawnLocalWorker } from '../spawn-worker.js';
+import { peakRssMb } from './rss.js';
+import { median } from './stats.js';
+
+/** Training throughput through the real coordinator with some number of workers. */
+export interface TrainingFigures {
+  workers: number;
+  /** Global batch (per-worker batch × workers). */
+  globalBatch: number;
+  /** Median over the windows of images per second of wall time. */
+  imagesPerSecond: number;
+  windows: number[];
+  /** Medians over the measured steps of each part of a step, ms. */
+  step: StepTimings;
+}
+
+export interface InferenceFigures {
+  workers: number;
+  images: number;
+  imagesPerSecond: number;
+}
+
+/** A cluster for measuring: the coordinator's server and pool in this process, workers as processes. */
+export class BenchCluster {
+  readonly pool = new WorkerPool();
+  private server: SocketCoordinatorServer | null = null;
+  private url = '';
+  private readonly children: ChildProcess[] = [];
+  private modelId = 0;
+
+  constructor(private readonly opts: { backend?: string; log: (msg: string) => void }) {}
+
+  async start(): Promise<void> {
+    tf.enableProdMode();
+    await tf.setBackend('cpu');
+    this.server = new SocketCoordinatorServer({
+      host: '127.0.0.1',
+      port: 0,
+      maxMessageBytes: 64 * 1024 * 1024,
+      requestTimeoutMs: 300_000,
+      pool: this.pool,
+      runId: randomUUID(),
+    });
+    this.url = `http://127.0.0.1:${await this.server.start()}`;
+  }
+
+  /** Starts worker processes until `n` are live. */
+  async scaleTo(n: number): Promise<void> {
+    while (this.children.length < n) {
+      const workerId = `bench${this.children.length}`;
+      this.children.push(spawnLocalWorker({ url: this.url, workerId, stdio: 'ignore', ...(this.opts.backend ? { backend: this.opts.backend } : {}) }));
+    }
+    await this.pool.waitFor(n, 120_000);
+  }
+
+  /** Peak RSS (MiB) of each live worker process, by worker id. */
+  workerPeakRss(): Record<string, number | null> {
+    return Object.fromEntries(this.pool.live().map((l) => [l.info.workerId, peakRssMb(l.info.pid)]));
+  }
+
+  get backends(): string[] {
+    return this.pool.live().map((l) => `${l.info.backend} (${l.info.device})`);
+  }
+
+  private runner(train: ImageSet, test: ImageSet, batchSize: number, onStep?: (s: StepInfo) => void): PhaseRunner {
+    const model = createModel({ numClasses: train.classNames.length, seed: 1 });
+    const config = defaultConfig({ batchSize, evaluateTrain: false, augment: true, dropout: true });
+    return new PhaseRunner({
+      name: 'cifar10',
+      model,
+      modelId: ++this.modelId,
+      numClasses: train.classNames.length,
+      classNames: train.classNames,
+      frozenLayers: 0,
+      train,
+      test,
+      epochs: 1,
+      schedule: { lr: 0.01, warmupEpochs: 0, decay: 'constant', minFactor: 1 },
+      config,
+      pool: this.pool,
+      hooks: onStep ? { onStep } : {},
+    });
+  }
+
+  /**
+   * Trains warmup + windows × stepsPerWindow steps with `perWorkerBatch` × live workers per global
+   * batch on images drawn from `source`, and reports images/s per window (median) and the median
+   * split of a step.
+   */
+  async training(source: ImageSet, perWorkerBatch: number, warmup: number, windows: number, stepsPerWindow: number): Promise<TrainingFigures> {
+    const workers = this.pool.size;
+    const globalBatch = perWorkerBatch * workers;
+    const steps = warmup + windows * stepsPerWindow;
+    const train = slice(source, steps * globalBatch);
+    const test = slice(source, workers);
+    const stamps: number[] = [];
+    const timings: StepTimings[] = [];
+    const runner = this.runner(train, test, globalBatch, (s) => {
+      stamps.push(performance.now());
+      if (s.step > warmup) timings.push(s.timings);
+    });
+    const first = performance.now();
+    await runner.run();
+    const windowRates: number[] = [];
+    for (let w = 0; w < windows; w++) {
+      const from = warmup + w * stepsPerWindow - 1;
+      const start = from < 0 ? first : (stamps[from] as number);
+      const end = stamps[warmup + (w + 1) * stepsPerWindow - 1] as number;
+      windowRates.push((stepsPerWindow * globalBatch * 1000) / (end - start));
+    }
+    runner.opts.model.dispose();
+    const pick = (k: keyof StepTimings): number => median(timings.map((t) => t[k]));
+    return {
+      workers,
+      globalBatch,
+      imagesPerSecond: median(windowRates),
+      windows: windowRates,
+      step: {
+        prepareMs: pick('prepareMs'),
+        computeMs: pick('computeMs'),
+        wireMs: pick('wireMs'),
+        averageMs: pick('averageMs'),
+        optimizerMs: pick('optimizerMs'),
+        stepMs: pick('stepMs'),
+      },
+    };
+  }
+
+  /** Sharded forward pass over `count` images (after one warm-up pass over a few chunks). */
+  async inference(source: ImageSet, count: number): Promise<InferenceFigures> {
+    const set = slice(source, count);
+    const runner = this.runner(set, set, 64);
+    await runner.predict(slice(source, 500 * this.pool.size));
+    const t0 = performance.now();
+    await runner.predict(set);
+    const seconds = (performance.now() - t0) / 1000;
+    runner.opts.model.dispose();
+    return { workers: this.pool.size, images: count, imagesPerSecond: count / seconds };
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.close();
+    await Promise.all(
+      this.children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            const kill = setTimeout(() => c.kill('SIGKILL'), 10_000);
+            c.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
+          }),
+      ),
+    );
+  }
+}
+
+/** The first `count` images of `source`, cycling through it when it is shorter. */
+export function slice(source: ImageSet, count: number): ImageSet {
+  const images = new Uint8Array(count * 3072);
+  const labels = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    const j = i % source.count;
+    images.set(source.images.subarray(j * 3072, (j + 1) * 3072), i * 3072);
+    labels[i] = source.labels[j] as number;
+  }
+  return { images, labels, count, classNames: source.classNames };
+}
+
+/** `count` random images and labels (throughput does not depend on pixel values). */
+export function syntheticSet(count: number, classNames: string[]): ImageSet {
+  const images = new Uint8Array(count * 3072);
+  for (let i = 0; i < images.length; i++) images[i] = (i * 2654435761) >>> 24;
+  const labels = Uint8Array.from({ length: count }, (_, i) => i % classNames.length);
+  return { images, labels, count, classNames };
+}

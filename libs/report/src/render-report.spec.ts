@@ -1,0 +1,99 @@
+import { REFERENCE } from '@cifar-dist/training';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { escapeHtml } from './html.js';
+import { renderReportHtml } from './render-report.js';
+import { fixtureReport, NAMES3, NAMES4, NASTY_NAME } from './test-fixtures.js';
+
+/** The `<svg …>…</svg>` fragments of a page, in order. */
+const svgs = (html: string): string[] => html.match(/<svg\b[\s\S]*?<\/svg>/g) ?? [];
+
+const ENTITIES: Record<string, string> = { '&lt;': '<', '&gt;': '>', '&amp;': '&', '&quot;': '"', '&#39;': "'" };
+
+/** The contents of an SVG's <text> elements, entities decoded. */
+const svgTexts = (svg: string): string[] =>
+  [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => (m[1] ?? '').replace(/&(?:lt|gt|amp|quot|#39);/g, (e) => ENTITIES[e] ?? e));
+
+describe('renderReportHtml', () => {
+  let html = '';
+  beforeAll(async () => {
+    html = await renderReportHtml(fixtureReport());
+  });
+
+  it('is one offline page: no external src/href/url(), no scripts, links or imports, a CSP that forbids loads', () => {
+    expect(html.startsWith('<!doctype html>\n<html lang="en">')).toBe(true);
+    expect(html).not.toMatch(/\b(?:src|href|xlink:href)\s*=\s*["']?\s*(?:https?:)?\/\//i);
+    expect(html).not.toMatch(/url\(\s*["']?\s*(?:https?:)?\/\//i);
+    expect(html).not.toMatch(/<(?:script|link|iframe|img|object|embed)\b/i);
+    expect(html).not.toMatch(/@import/i);
+    expect(html).toContain(`content="default-src 'none'; style-src 'unsafe-inline'"`);
+  });
+
+  it('inlines exactly one <svg> per chart: loss, accuracy and confusion matrix per phase', () => {
+    const charts = svgs(html);
+    expect(charts).toHaveLength(6);
+    expect((html.match(/<svg\b/g) ?? []).length).toBe(6);
+    expect(charts.map((s) => s.match(/<text[^>]*>([^<]*(?:loss|accuracy|confusion)[^<]*)<\/text>/)?.[1])).toEqual([
+      'cifar10: loss per epoch',
+      'cifar10: accuracy per epoch',
+      'cifar10: test confusion matrix',
+      'finetune: loss per epoch',
+      'finetune: accuracy per epoch',
+      'finetune: test confusion matrix',
+    ]);
+  });
+
+  it('shows the counts of the confusion matrix as text in the heatmap', () => {
+    const heatmap = svgs(html)[2]!;
+    // every count of CM3 (5,1,0,2,6,2,0,0,4) is a text mark: 9 cells
+    const counts = svgTexts(heatmap).filter((t) => /^\d+$/.test(t));
+    expect([...counts].sort()).toEqual(['0', '0', '0', '1', '2', '2', '4', '5', '6']);
+  });
+
+  it('names every class (escaped) in the table and on both axes of the heatmap', () => {
+    for (const [i, names] of [NAMES3, NAMES4].entries()) {
+      const heatmap = svgs(html)[3 * i + 2]!;
+      for (const name of names) {
+        expect(html).toContain(`<th>${escapeHtml(name)}</th>`);
+        expect(svgTexts(heatmap).filter((t) => t === name), name).toHaveLength(2);
+      }
+    }
+    expect(html).not.toContain(NASTY_NAME);
+    expect(html).not.toContain('<b>');
+    expect(html).toContain('host&lt;1&gt;');
+  });
+
+  it('compares with the reference: 0.6789 test accuracy beside ours', () => {
+    expect(REFERENCE.cifar10.test.accuracy).toBe(0.6789);
+    const cifar10 = html.slice(html.indexOf('id="phase-cifar10"'), html.indexOf('id="phase-finetune"'));
+    // ours: trace(CM3)/n = 15/20; reference as published
+    expect(cifar10).toContain(
+      '<tr><th>accuracy</th><td class="num">0.7500</td><td class="num">0.6789</td><td class="num">0.7500</td><td class="num">0.70837</td></tr>',
+    );
+    expect(cifar10).toContain('<td class="num">0.7500</td><td class="num">0.91403</td><td class="num">0.5000</td><td class="num">0.84357</td>');
+    const finetune = html.slice(html.indexOf('id="phase-finetune"'));
+    expect(finetune).toContain('<td class="num">0.72769</td>');
+  });
+
+  it('has the per-class table with known figures, macro and weighted averages', () => {
+    // class 0 of CM3: precision 5/7, recall 5/6, f1 10/13, support 6
+    expect(html).toContain('<tr><th>airplane</th><td class="num">0.7143</td><td class="num">0.8333</td><td class="num">0.7692</td><td class="num">6</td></tr>');
+    // macro precision of CM3: (5/7 + 6/7 + 4/6) / 3 = 0.74603…; macro recall (5/6 + 6/10 + 4/4) / 3 = 0.81111…
+    expect(html).toMatch(/<tr><th>macro avg<\/th><td class="num">0\.7460<\/td><td class="num">0\.8111<\/td>/);
+    expect(html).toContain('<tr><th>weighted avg</th>');
+  });
+
+  it('has the header: times, duration, backend, workers and key config', () => {
+    expect(html).toContain('<tr><th>started</th><td>2026-01-02T03:04:05.000Z</td></tr>');
+    expect(html).toContain('<tr><th>duration</th><td>1 h 1 min 1 s</td></tr>');
+    expect(html).toContain('<tr><th>seed</th><td>1234</td></tr>');
+    expect(html).toContain('<tr><th>global batch</th><td>128</td></tr>');
+    expect(html).toContain('<tr><th>peak learning rate</th><td>0.05 (fine-tune 0.02), cosine decay</td></tr>');
+    expect(html).toMatch(/<tr><th>workers<\/th><td>2 — w0: wasm/);
+  });
+
+  it('gives every element id once, across all inlined charts', () => {
+    const ids = [...html.matchAll(/\bid="([^"]*)"/g)].map((m) => m[1]);
+    expect(ids.length).toBeGreaterThan(2);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});

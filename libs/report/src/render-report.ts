@@ -1,0 +1,148 @@
+import type { ClassificationReport } from '@cifar-dist/metrics';
+import { REFERENCE, type PhaseReport, type RunReport } from '@cifar-dist/training';
+import { renderPhaseCharts } from './charts.js';
+import { escapeHtml, fixed4, htmlTable, integer, keyValueTable, type Cell } from './html.js';
+
+/** Reference figures of one phase, as in REFERENCE (the published lab report). */
+type ReferencePhase = (typeof REFERENCE)[keyof typeof REFERENCE];
+
+const STYLE = `
+body{font-family:system-ui,sans-serif;margin:1.5rem auto;max-width:1100px;padding:0 1rem;color:#222}
+h1{font-size:1.5rem}h2{font-size:1.25rem;border-bottom:1px solid #ccc;padding-bottom:.2rem;margin-top:2rem}h3{font-size:1.05rem}
+table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.9rem}
+th,td{border:1px solid #ddd;padding:.2rem .6rem;text-align:left}
+thead th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.charts{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
+figure{margin:0}figure svg{max-width:100%;height:auto}
+.note{color:#555;font-size:.85rem}
+`.trim();
+
+const num = (text: string): Cell => ({ text, className: 'num' });
+
+/** "1 h 45 min 50 s" between two ISO times; "–" when either does not parse. */
+function duration(startIso: string, endIso: string): string {
+  const ms = Date.parse(endIso) - Date.parse(startIso);
+  if (!Number.isFinite(ms) || ms < 0) return '–';
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return `${h > 0 ? `${h} h ` : ''}${h > 0 || m > 0 ? `${m} min ` : ''}${s % 60} s`;
+}
+
+function headerHtml(report: RunReport): string {
+  const c = report.config;
+  const workers = report.workers
+    .map((w) => `${w.workerId}: ${w.backend}, ${w.device} (${w.hostname}, pid ${w.pid})`)
+    .join('; ');
+  return keyValueTable([
+    ['started', report.startedAt],
+    ['finished', report.finishedAt],
+    ['duration', duration(report.startedAt, report.finishedAt)],
+    ['backend', report.backend],
+    ['workers', `${report.workers.length}${workers ? ` — ${workers}` : ''}`],
+    ['epochs', `${c.epochs} (fine-tune ${c.finetuneEpochs})`],
+    ['global batch', String(c.batchSize)],
+    ['optimizer', c.optimizer.name],
+    ['peak learning rate', `${c.schedule.lr} (fine-tune ${c.finetuneSchedule.lr}), ${c.schedule.decay} decay`],
+    ['seed', String(c.seed)],
+    ['augment / dropout', `${c.augment ? 'yes' : 'no'} / ${c.dropout ? 'yes' : 'no'}`],
+  ]);
+}
+
+/** Ours vs the reference, test and train: accuracy, loss, macro precision/recall/F1. */
+function referenceTable(phase: PhaseReport, ref: ReferencePhase | undefined): string {
+  const t = phase.test;
+  const tr: ClassificationReport | null = phase.train;
+  const refText = (x: number | undefined): string => (x === undefined ? '–' : String(x));
+  const rows: Array<[string, number | undefined, number | undefined, number | undefined, number | undefined]> = [
+    ['accuracy', t.accuracy, ref?.test.accuracy, tr?.accuracy, ref?.train.accuracy],
+    ['loss', t.loss, ref?.test.loss, tr?.loss, ref?.train.loss],
+    ['precision (macro)', t.precisionMacro, ref?.test.precision, tr?.precisionMacro, ref?.train.precision],
+    ['recall (macro)', t.recallMacro, ref?.test.recall, tr?.recallMacro, ref?.train.recall],
+    ['F1 (macro)', t.f1Macro, ref?.test.f1, tr?.f1Macro, ref?.train.f1],
+  ];
+  return htmlTable(
+    ['metric', 'ours (test)', 'reference (test)', 'ours (train)', 'reference (train)'],
+    rows.map(([label, ot, rt, otr, rtr]) => [label, num(fixed4(ot)), num(refText(rt)), num(fixed4(otr)), num(refText(rtr))]),
+    'reference',
+  );
+}
+
+/** scikit-learn classification_report as a table: one row per class, then accuracy, macro and weighted. */
+function perClassTable(r: ClassificationReport): string {
+  const rows = r.perClass.map((c) => [c.name, num(fixed4(c.precision)), num(fixed4(c.recall)), num(fixed4(c.f1)), num(integer(c.support))]);
+  rows.push(['accuracy', num(''), num(''), num(fixed4(r.accuracy)), num(integer(r.samples))]);
+  rows.push(['macro avg', num(fixed4(r.precisionMacro)), num(fixed4(r.recallMacro)), num(fixed4(r.f1Macro)), num(integer(r.samples))]);
+  rows.push([
+    'weighted avg',
+    num(fixed4(r.precisionWeighted)),
+    num(fixed4(r.recallWeighted)),
+    num(fixed4(r.f1Weighted)),
+    num(integer(r.samples)),
+  ]);
+  return htmlTable(['class', 'precision', 'recall', 'F1', 'support'], rows, 'per-class');
+}
+
+function phaseSummary(phase: PhaseReport): string {
+  const parts = [
+    `${phase.numClasses} classes`,
+    `${integer(phase.params)} parameters (${integer(phase.trainableParams)} trainable, first ${phase.frozenLayers} layers frozen)`,
+    `${phase.epochs} epochs, ${integer(phase.steps)} steps, ${integer(phase.samplesSeen)} samples seen`,
+    `${phase.seconds.toFixed(0)} s`,
+  ];
+  if (phase.frozenWeightsUnchanged !== undefined) {
+    parts.push(`frozen layers bit-identical to phase 1: ${phase.frozenWeightsUnchanged ? 'yes' : 'NO'}`);
+  }
+  return `<p>${escapeHtml(parts.join(' · '))}</p>`;
+}
+
+async function phaseHtml(phase: PhaseReport): Promise<string> {
+  const ref = (REFERENCE as Partial<Record<string, ReferencePhase>>)[phase.name];
+  const charts = await renderPhaseCharts(phase);
+  const id = `phase-${phase.name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+  return [
+    `<section id="${escapeHtml(id)}">`,
+    `<h2>Phase ${escapeHtml(phase.name)}</h2>`,
+    phaseSummary(phase),
+    '<h3>Ours vs reference</h3>',
+    ref === undefined ? '<p class="note">No reference figures for this phase.</p>' : referenceTable(phase, ref),
+    '<h3>Learning curves</h3>',
+    '<p class="note">train = mean over the epoch\'s training batches (augmented, dropout on); test = the test set after the epoch.</p>',
+    `<div class="charts"><figure>${charts.loss}</figure><figure>${charts.accuracy}</figure></div>`,
+    '<h3>Test set</h3>',
+    `<div class="charts"><figure>${charts.confusion}</figure>`,
+    `<div>${perClassTable(phase.test)}</div></div>`,
+    '</section>',
+  ].join('\n');
+}
+
+/**
+ * One self-contained HTML page for a finished run: a header (times, backend, workers, key config),
+ * then per phase a comparison with the reference figures (REFERENCE from @cifar-dist/training),
+ * loss and accuracy learning curves, the test confusion matrix as a heatmap and the per-class table.
+ * Charts are Vega-Lite specs rendered to inline SVG; the page loads nothing (a CSP forbids it), so
+ * it works offline. All report text is HTML-escaped.
+ * @returns the page, UTF-8 text starting with `<!doctype html>`
+ */
+export async function renderReportHtml(report: RunReport): Promise<string> {
+  const phases: string[] = [];
+  for (const phase of report.phases) phases.push(await phaseHtml(phase));
+  return [
+    '<!doctype html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`,
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>${escapeHtml(`cifar-dist run ${report.startedAt}`)}</title>`,
+    `<style>${STYLE}</style>`,
+    '</head>',
+    '<body>',
+    '<h1>cifar-dist training run</h1>',
+    headerHtml(report),
+    ...phases,
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+}
