@@ -39,7 +39,7 @@ describe('live run page of a real 2-worker run (headless Chromium)', () => {
       const points = (): Promise<number> => page.$eval('#loss-chart', (el) => Number(el.getAttribute('data-points') ?? 0));
       await page.waitForFunction(() => Number(document.querySelector('#loss-chart')?.getAttribute('data-points') ?? 0) >= 3, undefined, { timeout: 120_000 });
       const first = await points();
-      await page.screenshot({ path: path.join(shots, 'dashboard-1.png') });
+      await page.screenshot({ path: path.join(out, 'dashboard-1.png') });
       await page.waitForFunction((n) => Number(document.querySelector('#loss-chart')?.getAttribute('data-points') ?? 0) >= n + 5, first, { timeout: 120_000 });
       const second = await points();
       await page.screenshot({ path: path.join(shots, 'dashboard.png'), fullPage: true });

@@ -15,12 +15,12 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import type { ImageSet } from '@cifar-dist/data';
 import { createModel, selectBackend, tf } from '@cifar-dist/model';
 import { defaultConfig } from './config.js';
 import { InProcessLink } from './in-process-link.js';
 import { PhaseRunner } from './phase-runner.js';
 import { WorkerPool } from './worker-pool.js';
+import { CLASS_NAMES, syntheticSet } from './test-support.js';
 
 export interface SoakOptions {
   /** Optimizer steps to run (one epoch of `steps * batchSize` synthetic images). */
@@ -67,19 +67,7 @@ export interface SoakResult {
 /** Growth allowed between the probe step and the last one (5 %). */
 export const SOAK_TOLERANCE = 0.05;
 
-const CLASS_NAMES = Array.from({ length: 10 }, (_, c) => `class${c}`);
 
-/** `count` pseudo-random images (a fixed LCG), labels cycling over the 10 classes. */
-function syntheticSet(count: number, salt: number): ImageSet {
-  const images = new Uint8Array(count * 3072);
-  let x = (0x2545f491 ^ salt) >>> 0;
-  for (let i = 0; i < images.length; i++) {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    images[i] = x >>> 24;
-  }
-  const labels = Uint8Array.from({ length: count }, (_, i) => (i * 7 + salt) % 10);
-  return { images, labels, count, classNames: CLASS_NAMES };
-}
 
 /** V8's full collector, exposed at run time (no --expose-gc needed); null where refused. */
 function exposeGc(): (() => void) | null {

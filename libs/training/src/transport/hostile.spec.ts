@@ -8,7 +8,6 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
-import type { ImageSet } from '@cifar-dist/data';
 import { createModel, getWeightsFlat, selectBackend } from '@cifar-dist/model';
 import {
   PROTOCOL_VERSION,
@@ -28,10 +27,10 @@ import { WorkerRuntime } from '../worker-runtime.js';
 import type { WorkerLink } from '../worker-link.js';
 import { SocketCoordinatorServer } from './socket-server.js';
 import { runSocketWorker } from './socket-worker.js';
+import { CLASS_NAMES, syntheticSet } from '../test-support.js';
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
-const CLASS_NAMES = Array.from({ length: 10 }, (_, c) => `class${c}`);
 /** 2 epochs of 2 steps at batch 8: 4 optimizer steps, 32 samples. */
 const TRAIN_COUNT = 16;
 const EPOCHS = 2;
@@ -40,17 +39,6 @@ const TOTAL_STEPS = (TRAIN_COUNT / BATCH) * EPOCHS;
 /** Bound on any frame from a worker: above one honest gradient frame (~5.0 MB), below a padded one. */
 const MAX_MESSAGE_BYTES = 6_000_000;
 
-/** `count` deterministic pseudo-random images, labels cycling over the 10 classes. */
-function syntheticSet(count: number, salt: number): ImageSet {
-  const images = new Uint8Array(count * 3072);
-  let x = (0x9e3779b9 ^ salt) >>> 0;
-  for (let i = 0; i < images.length; i++) {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    images[i] = x >>> 24;
-  }
-  const labels = Uint8Array.from({ length: count }, (_, i) => (i * 7 + salt) % 10);
-  return { images, labels, count, classNames: CLASS_NAMES };
-}
 
 const train = syntheticSet(TRAIN_COUNT, 1);
 const test = syntheticSet(8, 2);

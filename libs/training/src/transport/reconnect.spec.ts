@@ -9,7 +9,6 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
-import type { ImageSet } from '@cifar-dist/data';
 import { createModel, getWeightsFlat, selectBackend } from '@cifar-dist/model';
 import {
   PROTOCOL_VERSION,
@@ -25,10 +24,10 @@ import type { WorkerLink } from '../worker-link.js';
 import { WorkerPool } from '../worker-pool.js';
 import { SocketCoordinatorServer } from './socket-server.js';
 import { runSocketWorker } from './socket-worker.js';
+import { CLASS_NAMES, syntheticSet } from '../test-support.js';
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
-const CLASS_NAMES = Array.from({ length: 10 }, (_, c) => `class${c}`);
 const BATCH = 8;
 /** One epoch of 4 steps. */
 const TRAIN_COUNT = 32;
@@ -39,17 +38,6 @@ const CYCLES = 4;
 const ROUNDS = 3;
 const PARAMS = 1_250_858;
 
-/** `count` deterministic pseudo-random images, labels cycling over the 10 classes. */
-function syntheticSet(count: number, salt: number): ImageSet {
-  const images = new Uint8Array(count * 3072);
-  let x = (0x9e3779b9 ^ salt) >>> 0;
-  for (let i = 0; i < images.length; i++) {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    images[i] = x >>> 24;
-  }
-  const labels = Uint8Array.from({ length: count }, (_, i) => (i * 7 + salt) % 10);
-  return { images, labels, count, classNames: CLASS_NAMES };
-}
 
 const train = syntheticSet(TRAIN_COUNT, 3);
 const test = syntheticSet(8, 4);
