@@ -209,3 +209,59 @@ describe('deterministic mode', () => {
     expect(Buffer.from(b.weights.buffer).equals(Buffer.from(a.weights.buffer))).toBe(true);
   });
 });
+
+describe('workers that come late', () => {
+  it('below --min-workers the runner waits with a message; workers joining before or mid-run get the current weights and shards from then on', async () => {
+    const cfg = config({ epochs: 1, minWorkers: 2 });
+    const pool = new WorkerPool();
+    pool.add(new InProcessLink('early'));
+    const late = new InProcessLink('late');
+    const seen: number[] = [];
+    const compute = late.compute.bind(late);
+    late.compute = async (msg) => {
+      seen.push(msg.step);
+      return compute(msg);
+    };
+    let setModelCalls = 0;
+    const setModel = late.setModel.bind(late);
+    late.setModel = async (msg) => {
+      setModelCalls += 1;
+      return setModel(msg);
+    };
+    // a third worker joins mid-run, after step 10 has been applied
+    const latest = new InProcessLink('latest');
+    const latestSeen: number[] = [];
+    const computeLatest = latest.compute.bind(latest);
+    latest.compute = async (msg) => {
+      latestSeen.push(msg.step);
+      return computeLatest(msg);
+    };
+    // the late worker arrives once the runner has said it is waiting
+    const logs: string[] = [];
+    const model = createModel({ numClasses: 10, dropout: false, seed: cfg.seed });
+    const runner = new PhaseRunner({
+      name: 'cifar10', model, modelId: 1, numClasses: 10, classNames: train.classNames, frozenLayers: 0,
+      train, test, epochs: 1, schedule: cfg.schedule, config: cfg, pool,
+      hooks: {
+        log: (m) => {
+          logs.push(m);
+          if (m.startsWith('waiting for workers')) setTimeout(() => pool.add(late), 50);
+        },
+        onStep: (info) => {
+          if (info.step === 10) pool.add(latest);
+        },
+      },
+    });
+    const progress = await runner.run();
+    expect(logs).toContain('waiting for workers: 1 live, need 2');
+    expect(progress.step).toBe(20);
+    expect(progress.samplesSeen).toBe(160);
+    expect(setModelCalls).toBe(1);
+    expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    // it computed at the current weights (a stale copy fails the CRC check and is dropped)
+    expect(latestSeen).toEqual(Array.from({ length: 10 }, (_, i) => 10 + i));
+    expect(pool.live().map((l) => l.info.workerId)).toEqual(['early', 'late', 'latest']);
+    model.dispose();
+    pool.closeAll('test over');
+  });
+});
