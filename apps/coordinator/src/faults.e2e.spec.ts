@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, symlink, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -33,12 +33,16 @@ const readReport = async (out: string): Promise<RunReport> => JSON.parse(await r
 
 describe('workers that die or hang mid-run (real processes)', () => {
   it('SIGKILL of one worker and SIGSTOP of another: the run finishes on the third, no step lost or applied twice', async () => {
+    const args = (out: string, workers: number): string[] => [
+      '--workers', String(workers), '--data-dir', DATA, '--out', out, '--epochs', '2', '--finetune-epochs', '0',
+      '--train-limit', '960', '--test-limit', '100', '--batch-size', '96', '--micro-batch', '32', '--backend', 'wasm',
+      '--no-eval-train', '--request-timeout', '30000', '--deterministic',
+    ];
+    const undisturbed = await tempDir();
+    const u = await train(args(undisturbed, 1));
+    expect(u.code).toBe(0);
     const out = await tempDir();
-    const run = startTrain([
-      '--workers', '3', '--data-dir', DATA, '--out', out, '--epochs', '2', '--finetune-epochs', '0',
-      '--train-limit', '960', '--test-limit', '100', '--batch-size', '96', '--backend', 'wasm',
-      '--no-eval-train', '--request-timeout', '30000',
-    ]);
+    const run = startTrain(args(out, 3));
     const stopped: number[] = [];
     try {
       const w1 = await workerPid(run, 'w1');
@@ -61,6 +65,10 @@ describe('workers that die or hang mid-run (real processes)', () => {
       expect(phase?.samplesSeen).toBe(2 * 960);
       expect(phase?.history.map((h) => h.workers)).toEqual([1, 1]);
       expect(phase?.test.confusionMatrix.flat().reduce((a, b) => a + b, 0)).toBe(100);
+      // every step applied exactly once, on the same micro-batches: the weights of the undisturbed run, bit for bit
+      const [x, y] = await Promise.all([undisturbed, out].map((d) => readFile(path.join(d, 'model-cifar10', 'weights.bin'))));
+      expect(y?.equals(x as Buffer)).toBe(true);
+      expect(phase?.test.accuracy).toBe((await readReport(undisturbed)).phases[0]?.test.accuracy);
     } finally {
       for (const pid of stopped) killQuietly(pid, 'SIGKILL');
       run.child.kill('SIGKILL');
@@ -110,4 +118,27 @@ describe('the coordinator dies (SIGKILL) and --resume continues, --deterministic
     expect(rb.phases.map((p) => [p.steps, p.samplesSeen])).toEqual(ra.phases.map((p) => [p.steps, p.samplesSeen]));
     expect(rb.phases[1]?.test.accuracy).toBe(ra.phases[1]?.test.accuracy);
   }, 900_000);
+});
+
+describe('broken data files (real launcher)', () => {
+  it('a truncated CIFAR-10 batch: exit 3, an error naming the file and offset, nothing that claims success in --out', async () => {
+    const data = await tempDir();
+    for (const set of ['cifar-10-batches-bin', 'cifar-100-binary']) {
+      await mkdir(path.join(data, set));
+      for (const f of await readdir(path.join(DATA, set))) {
+        if (set === 'cifar-10-batches-bin' && f === 'data_batch_3.bin') continue;
+        await symlink(path.join(DATA, set, f), path.join(data, set, f));
+      }
+    }
+    const bad = path.join(data, 'cifar-10-batches-bin', 'data_batch_3.bin');
+    await copyFile(path.join(DATA, 'cifar-10-batches-bin', 'data_batch_3.bin'), bad);
+    await truncate(bad, 3073 * 1000 + 17);
+    const out = await tempDir();
+    const r = await train(['--workers', '1', '--data-dir', data, '--out', out, '--epochs', '1', '--finetune-epochs', '0', '--backend', 'wasm']);
+    expect(r.code).toBe(3);
+    expect(r.output).toMatch(/data_batch_3\.bin/);
+    expect(r.output).toMatch(/offset|bytes/);
+    const left = await readdir(out).catch(() => [] as string[]);
+    expect(left.filter((f) => f === 'report.json' || f.startsWith('model-'))).toEqual([]);
+  }, 300_000);
 });
