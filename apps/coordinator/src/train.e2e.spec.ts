@@ -64,6 +64,17 @@ describe('npm run train (2 worker processes, real CIFAR, both phases)', () => {
     const ckpts = await import('node:fs/promises').then((fs) => fs.readdir(path.join(out, 'checkpoints')));
     expect(ckpts.sort()).toEqual(['ckpt-p1-e0001', 'ckpt-p2-e0001']);
   });
+
+  it('leaves report.html and one history CSV per phase', async () => {
+    const html = await readFile(path.join(out, 'report.html'), 'utf8');
+    expect(html.match(/<svg/g)?.length).toBe(6);
+    expect(html).toContain('0.6789');
+    for (const phase of ['cifar10', 'finetune']) {
+      const csv = (await readFile(path.join(out, `history-${phase}.csv`), 'utf8')).trim().split('\n');
+      expect(csv[0]).toBe('epoch,loss,accuracy,testLoss,testAccuracy,lr,seconds,imagesPerSecond,workers');
+      expect(csv).toHaveLength(2);
+    }
+  });
 });
 
 describe('npm run train: 1 and 2 worker processes reach the same weights', () => {
