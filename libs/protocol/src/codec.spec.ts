@@ -53,6 +53,20 @@ describe('codec', () => {
     expect(back.gradients.buffer.byteLength).toBe(4000);
   });
 
+  it('views the blobs of a large aligned frame in place, and copies those of a small or misaligned one', () => {
+    const big = encodeMessage(gradientMessage(1_250_858));
+    const inPlace = decodeMessage(big, 'gradient');
+    expect(inPlace.gradients.buffer).toBe(big.buffer);
+    const small = encodeMessage(gradientMessage(100));
+    expect(decodeMessage(small, 'gradient').gradients.buffer).not.toBe(small.buffer);
+    const shifted = new Uint8Array(big.length + 2);
+    shifted.set(big, 2);
+    const copied = decodeMessage(shifted.subarray(2), 'gradient');
+    expect(copied.gradients.buffer).not.toBe(shifted.buffer);
+    expect(Buffer.from(copied.gradients.buffer, copied.gradients.byteOffset, copied.gradients.byteLength).equals(
+      Buffer.from(inPlace.gradients.buffer, inPlace.gradients.byteOffset, inPlace.gradients.byteLength))).toBe(true);
+  });
+
   it('round-trips a compute message with and without weights', () => {
     const images = new Uint8Array(2 * 3072).map((_, i) => i % 251);
     const msg: ComputeMessage = { type: 'compute', modelId: 1, step: 3, images, labels: new Uint8Array([1, 9]), count: 2 };

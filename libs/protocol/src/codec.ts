@@ -59,7 +59,29 @@ function isBlobRef(v: unknown): v is BlobRef {
   return typeof v === 'object' && v !== null && typeof (v as BlobRef).$blob === 'number';
 }
 
-/** Parses a frame into a plain object, copying each blob into its own aligned typed array. */
+/**
+ * Frames whose memory is at least this large own their ArrayBuffer (a Node Buffer below
+ * Buffer.poolSize / 2 may be a slice of a shared 8 KiB pool): their blobs are viewed in place.
+ */
+const ZERO_COPY_MIN_BYTES = 64 * 1024;
+
+/**
+ * One blob of a frame as a typed array: a view into the frame when it is 4-byte aligned in a
+ * buffer of its own (no copy of the 5 MB weights or gradients), else a copy into a fresh aligned
+ * array (a small frame may sit in Node's shared Buffer pool, and Float32Array needs alignment).
+ */
+function blobView(bytes: Uint8Array, offset: number, byteLength: number, kind: 'f32' | 'u8'): Float32Array | Uint8Array {
+  const start = bytes.byteOffset + offset;
+  if (bytes.buffer.byteLength >= ZERO_COPY_MIN_BYTES && start % 4 === 0) {
+    return kind === 'f32' ? new Float32Array(bytes.buffer, start, byteLength / 4) : new Uint8Array(bytes.buffer, start, byteLength);
+  }
+  // Not bytes.slice: on a Node Buffer that is a view into a shared pool, not a copy.
+  const copy = new Uint8Array(byteLength);
+  copy.set(bytes.subarray(offset, offset + byteLength));
+  return kind === 'f32' ? new Float32Array(copy.buffer, 0, byteLength / 4) : copy;
+}
+
+/** Parses a frame into a plain object; each blob becomes an aligned typed array (see blobView). */
 function parseFrame(bytes: Uint8Array): unknown {
   if (bytes.byteLength < 4) throw new ProtocolError('E_PROTO_DECODE', `frame of ${bytes.byteLength} bytes has no header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -88,11 +110,7 @@ function parseFrame(bytes: Uint8Array): unknown {
     if (offset + byteLength > bytes.byteLength) {
       throw new ProtocolError('E_PROTO_DECODE', `field ${key}: ${byteLength} bytes at offset ${offset} run past the frame (${bytes.byteLength} bytes)`);
     }
-    // Copy: the received buffer may sit at any offset and would otherwise stay pinned. (Not
-    // bytes.slice: on a Node Buffer that is a view into a shared pool, not a copy.)
-    const copy = new Uint8Array(byteLength);
-    copy.set(bytes.subarray(offset, offset + byteLength));
-    fields[key] = ref.kind === 'f32' ? new Float32Array(copy.buffer, 0, ref.length) : copy;
+    fields[key] = blobView(bytes, offset, byteLength, ref.kind);
     offset = align4(offset + byteLength);
   });
   return fields;
