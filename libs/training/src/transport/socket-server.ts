@@ -33,6 +33,14 @@ export interface SocketServerOptions {
   requestTimeoutMs: number;
   /** Time a connected peer has to say hello, ms. */
   helloTimeoutMs?: number;
+  /** socket.io heartbeat: a ping every this many ms (default 10 000). */
+  pingIntervalMs?: number;
+  /**
+   * A peer that does not answer a ping within this is disconnected (default: the larger of 60 s and
+   * requestTimeoutMs). Long, on purpose: a worker's synchronous compute blocks its event loop, and a
+   * busy worker must not be taken for a dead one; requestTimeoutMs bounds a real hang.
+   */
+  pingTimeoutMs?: number;
   pool: WorkerPool;
   runId: string;
   log?: (msg: string) => void;
@@ -152,8 +160,8 @@ export class SocketCoordinatorServer {
       perMessageDeflate: false,
       // A worker's synchronous compute can block its event loop for seconds: be patient before
       // declaring it dead (the request timeout catches real hangs).
-      pingInterval: 10_000,
-      pingTimeout: 60_000,
+      pingInterval: this.opts.pingIntervalMs ?? 10_000,
+      pingTimeout: this.opts.pingTimeoutMs ?? Math.max(60_000, this.opts.requestTimeoutMs),
     });
     io.use((socket, next) => {
       const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;

@@ -111,3 +111,39 @@ describe('socket transport', () => {
     s.disconnect();
   });
 });
+
+describe('heartbeat versus a worker whose compute blocks its event loop', () => {
+  /** A peer process that blocks 3 s per request; resolves with how its request ended. */
+  async function blockedRequest(pingTimeoutMs: number): Promise<string> {
+    const { spawn } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const pool = new WorkerPool();
+    server = new SocketCoordinatorServer({
+      host: '127.0.0.1', port: 0, maxMessageBytes: 16e6, requestTimeoutMs: 20_000, pool, runId: 'test',
+      pingIntervalMs: 200, pingTimeoutMs,
+    });
+    const url = `http://127.0.0.1:${await server.start()}`;
+    const peer = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('./fixtures/blocking-peer.mjs', import.meta.url)), url, '3000'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      await pool.waitFor(1, 30_000);
+      const link = pool.live()[0];
+      if (!link) throw new Error('no peer');
+      return await link.compute({ type: 'compute', modelId: 1, step: 0, images: new Uint8Array(3072), labels: new Uint8Array(1), count: 1 }).then(
+        () => 'answered',
+        (err: Error) => err.message,
+      );
+    } finally {
+      peer.kill('SIGKILL');
+    }
+  }
+
+  it('keeps a worker that is busy for 15 ping intervals (its answer arrives), with the default-style long ping timeout', async () => {
+    expect(await blockedRequest(10_000)).toMatch(/failed 'compute': E_TEST_BLOCKED: blocked 3000 ms/);
+  }, 60_000);
+
+  it('(control) a ping timeout shorter than the block does drop it as disconnected', async () => {
+    expect(await blockedRequest(1_000)).toMatch(/disconnected/);
+  }, 60_000);
+});
