@@ -34,6 +34,8 @@ export interface StartOptions {
   port: number;
   token?: string;
   resume: boolean;
+  /** Config fields given explicitly: on resume they override the checkpoint's (see runTraining). */
+  explicit?: ReadonlySet<keyof TrainConfig>;
   requestTimeoutMs: number;
   log: (msg: string) => void;
   /** Serve the live run page on this port (loopback); absent: no page. */
@@ -55,8 +57,12 @@ export async function startCoordinator(opts: StartOptions): Promise<CoordinatorR
   // Prod mode also silences tfjs's "install tfjs-node" banner, which does not apply to us.
   tf.enableProdMode();
   await tf.setBackend('cpu');
-  await ensureDataset(config.dataDir, 'cifar10', { log });
-  await ensureDataset(config.dataDir, 'cifar100', { log });
+  // A resumed run reads the data directory saved in its checkpoint unless one is given: then there
+  // is nothing to fetch here (and no default ./data to fill by mistake).
+  if (!opts.resume || opts.explicit === undefined || opts.explicit.has('dataDir')) {
+    await ensureDataset(config.dataDir, 'cifar10', { log });
+    await ensureDataset(config.dataDir, 'cifar100', { log });
+  }
   await mkdir(opts.out, { recursive: true });
   const pool = new WorkerPool();
   const runId = randomUUID();
@@ -86,6 +92,7 @@ export async function startCoordinator(opts: StartOptions): Promise<CoordinatorR
         pool,
         out: opts.out,
         resume: opts.resume,
+        ...(opts.explicit ? { explicit: opts.explicit } : {}),
         hooks: {
           log: progress.log,
           onStep: (info) => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { countGpus } from '@cifar-dist/model';
-import { addTrainOptions, configFromOptions, defaultRunDir, type CoordinatorOptions } from './options.js';
+import { addTrainOptions, configFromOptions, defaultRunDir, explicitConfigKeys, type CoordinatorOptions } from './options.js';
 import { startCoordinator } from './coordinator.js';
 import { exitCodeFor } from './exit-codes.js';
 import { spawnLocalWorker } from './spawn-worker.js';
@@ -56,6 +56,7 @@ async function main(argv: string[]): Promise<void> {
     port: o.port,
     ...(token ? { token } : {}),
     resume: Boolean(o.resume),
+    explicit: explicitConfigKeys(program),
     requestTimeoutMs: o.requestTimeout,
     ...(o.dashboardPort !== undefined ? { dashboardPort: o.dashboardPort } : {}),
     log: createLog('coordinator', o.logLevel),

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { addTrainOptions, configFromOptions, defaultRunDir, type CoordinatorOptions } from './options.js';
+import { addTrainOptions, configFromOptions, defaultRunDir, explicitConfigKeys, type CoordinatorOptions } from './options.js';
 import { startCoordinator } from './coordinator.js';
 import { exitCodeFor } from './exit-codes.js';
 import { createLog } from './log.js';
@@ -20,6 +20,7 @@ async function main(argv: string[]): Promise<void> {
     port: o.port,
     ...(o.token ?? process.env['CIFAR_DIST_TOKEN'] ? { token: o.token ?? process.env['CIFAR_DIST_TOKEN'] } : {}),
     resume: Boolean(o.resume),
+    explicit: explicitConfigKeys(program),
     requestTimeoutMs: o.requestTimeout,
     ...(o.dashboardPort !== undefined ? { dashboardPort: o.dashboardPort } : {}),
     log,

@@ -41,3 +41,19 @@ describe('training options', () => {
     expect(() => parse(['--optimizer', 'rmsprop'])).toThrow(/Allowed choices are sgd, adam/);
   });
 });
+
+describe('explicitConfigKeys', () => {
+  it('names the config fields given on the command line, not the defaults', async () => {
+    const { Command } = await import('commander');
+    const { addTrainOptions, explicitConfigKeys } = await import('./options.js');
+    const cmd = addTrainOptions(new Command('t'));
+    cmd.parse(['node', 't', '--epochs', '3', '--finetune-lr', '0.01', '--no-augment', '--superclass', '13'], { from: 'node' });
+    const saved = process.env['CIFAR_DATA_DIR'];
+    delete process.env['CIFAR_DATA_DIR'];
+    try {
+      expect([...explicitConfigKeys(cmd)].sort()).toEqual(['augment', 'epochs', 'finetune', 'finetuneSchedule']);
+    } finally {
+      if (saved !== undefined) process.env['CIFAR_DATA_DIR'] = saved;
+    }
+  });
+});

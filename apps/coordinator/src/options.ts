@@ -127,3 +127,43 @@ export function configFromOptions(o: CoordinatorOptions, env: NodeJS.ProcessEnv 
     microBatch: o.microBatch,
   });
 }
+
+/** Which TrainConfig field each training option sets. */
+const CONFIG_KEY_OF_OPTION: Record<string, keyof TrainConfig> = {
+  dataDir: 'dataDir',
+  epochs: 'epochs',
+  finetuneEpochs: 'finetuneEpochs',
+  batchSize: 'batchSize',
+  lr: 'schedule',
+  finetuneLr: 'finetuneSchedule',
+  optimizer: 'optimizer',
+  seed: 'seed',
+  finetuneClasses: 'finetune',
+  superclass: 'finetune',
+  frozenLayers: 'frozenLayers',
+  finetuneOversample: 'finetuneOversample',
+  logitAdjust: 'finetuneLogitAdjust',
+  augment: 'augment',
+  dropout: 'dropout',
+  trainLimit: 'trainLimit',
+  testLimit: 'testLimit',
+  evalTrain: 'evaluateTrain',
+  minWorkers: 'minWorkers',
+  deterministic: 'deterministic',
+  microBatch: 'microBatch',
+};
+
+/**
+ * The config fields the user set explicitly (on the command line or through an env variable):
+ * on --resume these override the checkpoint's saved config, the rest comes from the checkpoint.
+ */
+export function explicitConfigKeys(cmd: Command): Set<keyof TrainConfig> {
+  const keys = new Set<keyof TrainConfig>();
+  for (const [option, key] of Object.entries(CONFIG_KEY_OF_OPTION)) {
+    const source = cmd.getOptionValueSource(option);
+    if (source === 'cli' || source === 'env') keys.add(key);
+  }
+  // --data-dir also comes from CIFAR_DATA_DIR
+  if (process.env['CIFAR_DATA_DIR']) keys.add('dataDir');
+  return keys;
+}

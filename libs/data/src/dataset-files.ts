@@ -75,7 +75,8 @@ export async function openDatasetFiles(dataDir: string, which: DatasetName): Pro
     throw new CifarDataError(
       'E_DATA_MISSING',
       `${layout.title} not found in ${dataDir}: expected the folder ${folder} or the archive ` +
-        `${path.join(dataDir, layout.archive)} (download it, e.g. with the --download option)`,
+        `${path.join(dataDir, layout.archive)} (the trainer downloads it into an empty data directory; ` +
+        `if ${dataDir} is the extracted folder itself, give its parent)`,
       { file: folder },
     );
   }

@@ -155,3 +155,20 @@ describe('a loss that becomes NaN', () => {
     expect(p.live().map((l) => l.info.workerId)).toEqual(['good']);
   }, 300_000);
 });
+
+describe('resume settings', () => {
+  it('--resume without a checkpoint is an error, not a fresh run', async () => {
+    const out = await tempDir();
+    await expect(runTraining({ config, pool: pool(1), out, resume: true })).rejects.toMatchObject({ code: 'E_TRAIN_CONFIG', message: expect.stringMatching(/no good checkpoint/) });
+  });
+
+  it('takes the checkpoint config except what was given explicitly, and logs each difference', async () => {
+    const { resumedConfig } = await import('./run.js');
+    const saved = { ...config, finetuneEpochs: 1, trainLimit: 5000 };
+    const given = defaultConfig({ dataDir: '/elsewhere', epochs: 9 });
+    const logs: string[] = [];
+    const merged = resumedConfig(saved, given, new Set(['epochs'] as const), (m) => logs.push(m));
+    expect(merged).toMatchObject({ epochs: 9, finetuneEpochs: 1, trainLimit: 5000, dataDir: SHARED_DATA });
+    expect(logs).toEqual([`resume: epochs ${config.epochs} -> 9 (given explicitly)`]);
+  });
+});

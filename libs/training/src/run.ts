@@ -12,6 +12,7 @@ import {
 import { writeFileAtomic } from './atomic-files.js';
 import { checkpointName, findLatestCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
+import { TrainingError } from './errors.js';
 import { saveLayersModel } from './model-files.js';
 import { PhaseRunner, type PhaseHooks, type PhaseName, type PhaseProgress } from './phase-runner.js';
 import type { PhaseReport, RunReport } from './report.js';
@@ -23,8 +24,33 @@ export interface RunOptions {
   /** Run directory: checkpoints/, model-cifar10/, model-finetune/, report.json. */
   out: string;
   resume?: boolean;
+  /**
+   * On resume, the settings given explicitly (e.g. on the command line): they override the
+   * checkpoint's saved config; every other setting is taken from the checkpoint. Absent: `config`
+   * is used as given.
+   */
+  explicit?: ReadonlySet<keyof TrainConfig>;
   backend?: string;
   hooks?: PhaseHooks;
+}
+
+/**
+ * The config a resumed run continues with: the checkpoint's, except the settings given explicitly.
+ * Logs every setting that differs from the checkpoint's.
+ */
+export function resumedConfig(
+  saved: TrainConfig,
+  given: TrainConfig,
+  explicit: ReadonlySet<keyof TrainConfig>,
+  log: (msg: string) => void,
+): TrainConfig {
+  const merged: TrainConfig = { ...given, ...saved };
+  for (const key of explicit) (merged as unknown as Record<string, unknown>)[key] = given[key];
+  for (const key of Object.keys(merged) as Array<keyof TrainConfig>) {
+    const [was, now] = [JSON.stringify(saved[key]), JSON.stringify(merged[key])];
+    if (was !== now) log(`resume: ${key} ${was ?? 'unset'} -> ${now ?? 'unset'} (given explicitly)`);
+  }
+  return merged;
 }
 
 /** Weights of the first `k` layers, flat, for the frozen-weights check. */
@@ -75,14 +101,19 @@ function rebuild(from: tf.LayersModel, numClasses: number, config: TrainConfig, 
  * With `resume`, continues from the newest good checkpoint under `<out>/checkpoints`.
  */
 export async function runTraining(opts: RunOptions): Promise<RunReport> {
-  const { config, pool, out } = opts;
+  const { pool, out } = opts;
+  let config = opts.config;
   const log = opts.hooks?.log ?? (() => undefined);
   const ckptRoot = path.join(out, 'checkpoints');
   const startedAt = new Date().toISOString();
   let resumeFrom: Checkpoint | null = null;
   if (opts.resume) {
     resumeFrom = await findLatestCheckpoint(ckptRoot, log);
-    log(resumeFrom ? `resuming from ${resumeFrom.dir}` : `no checkpoint under ${ckptRoot}: starting afresh`);
+    if (resumeFrom === null) {
+      throw new TrainingError('E_TRAIN_CONFIG', `--resume: no good checkpoint under ${ckptRoot}; nothing to resume (leave out --resume to start a new run)`);
+    }
+    log(`resuming from ${resumeFrom.dir}`);
+    if (opts.explicit) config = resumedConfig(resumeFrom.state.config, opts.config, opts.explicit, log);
   }
   const completed: PhaseReport[] = resumeFrom ? [...resumeFrom.state.completed] : [];
   let modelId = 0;
