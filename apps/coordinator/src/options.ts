@@ -70,7 +70,7 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--frozen-layers <k>', 'freeze the first k layers (Keras order) in the fine-tune', nonNegInt('--frozen-layers'), d.frozenLayers)
     .option('--finetune-oversample <k>', 'times each image of the added classes is seen per fine-tune epoch', positiveInt('--finetune-oversample'), d.finetuneOversample)
     .option('--no-logit-adjust', 'keep the output bias as trained (default: lower the oversampled classes\' bias by ln k after the fine-tune)')
-    .option('--augment', 'random crop (4 px padding) and horizontal flip of training images (default)', true)
+    .option('--augment', 'random crop (4 px padding) and horizontal flip of training images', true)
     .option('--no-augment', 'train on the images as they are')
     .option('--no-dropout', 'set every dropout rate to 0 (layers kept)')
     .option('--train-limit <n>', 'use only the first n training records of each file set', positiveInt('--train-limit'))

@@ -16,7 +16,7 @@ import { BenchCluster, syntheticSet } from './throughput.js';
 import { formatBench, type BenchReport } from './report.js';
 
 interface BenchOptions {
-  workers: number;
+  workers?: number;
   batch: number;
   windows: number;
   windowSteps: number;
@@ -53,7 +53,7 @@ async function loadSource(dataDir: string | undefined, log: (m: string) => void)
 async function main(argv: string[]): Promise<void> {
   const o = new Command('bench')
     .description('Throughput, step split and memory of cifar-dist, beside PyTorch when it is installed')
-    .option('--workers <n>', 'workers of the multi-worker run (default: CPU cores)', positiveInt('--workers'), availableParallelism())
+    .option('--workers <n>', 'workers of the multi-worker run (default: the number of CPU cores)', positiveInt('--workers'))
     .option('--batch <n>', 'batch per worker process', positiveInt('--batch'), 64)
     .option('--windows <n>', 'timed windows per measurement (the median is reported)', positiveInt('--windows'), 5)
     .option('--window-steps <n>', 'steps per timed window', positiveInt('--window-steps'), 10)
@@ -66,6 +66,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--backend <name>', 'force the workers\' backend')
     .parse(argv)
     .opts<BenchOptions>();
+  const workers = o.workers ?? availableParallelism();
   const log = createLog('bench');
   const windows = o.quick ? 3 : o.windows;
   const windowSteps = o.quick ? 3 : o.windowSteps;
@@ -80,10 +81,10 @@ async function main(argv: string[]): Promise<void> {
     const single = await cluster.training(source, o.batch, warmup, windows, windowSteps);
     log('1 worker: inference');
     const inferenceSingle = await cluster.inference(source, o.quick ? 1000 : 5000);
-    log(`${o.workers} workers: training`);
-    await cluster.scaleTo(o.workers);
+    log(`${workers} workers: training`);
+    await cluster.scaleTo(workers);
     const multi = await cluster.training(source, o.batch, warmup, windows, windowSteps);
-    log(`${o.workers} workers: inference`);
+    log(`${workers} workers: inference`);
     const inferenceMulti = await cluster.inference(source, o.quick ? 2000 : 10000);
     const workerRss = cluster.workerPeakRss();
     const backends = cluster.backends;
@@ -92,7 +93,7 @@ async function main(argv: string[]): Promise<void> {
     let peer: PeerResult = { ok: false, reason: 'skipped (--no-peer)' };
     if (o.peer) {
       log(`PyTorch peer (${o.python})`);
-      peer = await runPeer({ python: o.python, workers: o.workers, quick: o.quick, log, ...(o.blasDir ? { blasDir: o.blasDir } : {}) });
+      peer = await runPeer({ python: o.python, workers, quick: o.quick, log, ...(o.blasDir ? { blasDir: o.blasDir } : {}) });
       if (!peer.ok) log(`no PyTorch peer: ${peer.reason}`);
     }
     const rssValues = Object.values(workerRss).filter((v): v is number => v !== null);
@@ -116,7 +117,7 @@ async function main(argv: string[]): Promise<void> {
             multi: { workers: peer.figures.multi.workers, imagesPerSecond: peer.figures.multi.imagesPerSecond },
             allreduceMs: peer.figures.allreduceMs,
           }
-        : { reason: peer.reason, single: { imagesPerSecond: null }, multi: { workers: o.workers, imagesPerSecond: null }, allreduceMs: null },
+        : { reason: peer.reason, single: { imagesPerSecond: null }, multi: { workers, imagesPerSecond: null }, allreduceMs: null },
       rssMb: { worker: rssValues.length ? Math.max(...rssValues) : null, workers: workerRss, coordinator: ownPeakRssMb() },
     };
   } catch (err) {
