@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { Command } from 'commander';
 import { addTrainOptions, configFromOptions, defaultRunDir, explicitConfigKeys, type CoordinatorOptions } from './options.js';
 import { startCoordinator } from './coordinator.js';
@@ -25,7 +26,14 @@ async function main(argv: string[]): Promise<void> {
     ...(o.dashboardPort !== undefined ? { dashboardPort: o.dashboardPort } : {}),
     log,
   });
-  log(`workers connect with: npm run worker -- --connect http://${o.host}:${run.port}`);
+  // 0.0.0.0 / :: listen everywhere: name the addresses another host can actually reach.
+  const hosts = o.host === '0.0.0.0' || o.host === '::'
+    ? Object.values(networkInterfaces()).flat().filter((a) => a !== undefined && a.family === 'IPv4' && !a.internal).map((a) => a?.address as string)
+    : [o.host];
+  const token = o.token ?? process.env['CIFAR_DIST_TOKEN'] ? ' --token <the token> (or set CIFAR_DIST_TOKEN)' : '';
+  for (const host of hosts.length > 0 ? hosts : ['127.0.0.1']) {
+    log(`workers connect with: npm run worker -- --connect http://${host}:${run.port}${token}`);
+  }
   await run.done;
 }
 
