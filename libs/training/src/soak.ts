@@ -11,8 +11,6 @@
  * dropout are on (the default recipe's code paths); the learning rate is a small constant so that
  * random labels cannot make the weights diverge.
  */
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { createModel, selectBackend, tf } from '@cifar-dist/model';
@@ -20,7 +18,7 @@ import { defaultConfig } from './config.js';
 import { InProcessLink } from './in-process-link.js';
 import { PhaseRunner } from './phase-runner.js';
 import { WorkerPool } from './worker-pool.js';
-import { CLASS_NAMES, syntheticSet } from './test-support.js';
+import { CLASS_NAMES, exposeGc, syntheticSet } from './test-support.js';
 
 export interface SoakOptions {
   /** Optimizer steps to run (one epoch of `steps * batchSize` synthetic images). */
@@ -69,16 +67,6 @@ export const SOAK_TOLERANCE = 0.05;
 
 
 
-/** V8's full collector, exposed at run time (no --expose-gc needed); null where refused. */
-function exposeGc(): (() => void) | null {
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    const gc: unknown = vm.runInNewContext('gc');
-    return typeof gc === 'function' ? (gc as () => void) : null;
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Runs the soak and returns the figures; disposes every tensor it made (model, workers).

@@ -1,5 +1,7 @@
 import type { ImageSet } from '@cifar-dist/data';
 import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
 
 /** Repository root, found from this file (libs/training/src). */
@@ -23,4 +25,15 @@ export function syntheticSet(count: number, salt: number): ImageSet {
   }
   const labels = Uint8Array.from({ length: count }, (_, i) => (i * 7 + salt) % 10);
   return { images, labels, count, classNames: CLASS_NAMES };
+}
+
+/** V8's full collector, exposed at run time (vitest's forks do not pass --expose-gc); null where refused. */
+export function exposeGc(): (() => void) | null {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const gc: unknown = vm.runInNewContext('gc');
+    return typeof gc === 'function' ? (gc as () => void) : null;
+  } catch {
+    return null;
+  }
 }

@@ -6,6 +6,7 @@ import {
   freezeLayers,
   getWeightsFlat,
   setWeightsFlat,
+  type GradientResult,
   type tf,
 } from '@cifar-dist/model';
 import { keyedDropoutMasks } from './keyed-dropout.js';
@@ -19,13 +20,6 @@ import {
   type ReadyMessage,
   type SetModelMessage,
 } from '@cifar-dist/protocol';
-
-interface GradientResultLike {
-  loss: number;
-  correct: number;
-  count: number;
-  gradients: Float32Array;
-}
 
 /**
  * The worker's whole job, free of any transport: hold one model, load the weights it is sent,
@@ -99,7 +93,7 @@ export class WorkerRuntime {
    * dropout masks; their gradients concatenated in order (the coordinator reduces them in a fixed
    * order), their losses and correct counts combined for the report.
    */
-  private computeMicroBatches(model: tf.LayersModel, xs: Float32Array, msg: ComputeMessage, size: number): GradientResultLike {
+  private computeMicroBatches(model: tf.LayersModel, xs: Float32Array, msg: ComputeMessage, size: number): GradientResult {
     const parts: Float32Array[] = [];
     let lossSum = 0;
     let correct = 0;

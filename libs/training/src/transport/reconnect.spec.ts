@@ -5,8 +5,6 @@
  * buffers while disconnected must be discarded (never averaged: the weights stay bit-identical to
  * a quiet 2-worker run), and neither the pool nor the coordinator's heap may grow from round to round.
  */
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import { createModel, getWeightsFlat, selectBackend } from '@cifar-dist/model';
@@ -24,7 +22,7 @@ import type { WorkerLink } from '../worker-link.js';
 import { WorkerPool } from '../worker-pool.js';
 import { SocketCoordinatorServer } from './socket-server.js';
 import { runSocketWorker } from './socket-worker.js';
-import { CLASS_NAMES, syntheticSet } from '../test-support.js';
+import { CLASS_NAMES, exposeGc, syntheticSet } from '../test-support.js';
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -79,16 +77,6 @@ function bitsDiffering(a: Float32Array, b: Float32Array): number {
   return n;
 }
 
-/** V8's collector, exposed at run time (vitest's forks do not pass --expose-gc); null if refused. */
-function exposeGc(): (() => void) | null {
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    const gc: unknown = vm.runInNewContext('gc');
-    return typeof gc === 'function' ? (gc as () => void) : null;
-  } catch {
-    return null;
-  }
-}
 
 /** heapUsed and arrayBuffers (typed-array stores live outside the JS heap), bytes, after full collections. */
 async function memoryAfterGc(gc: (() => void) | null): Promise<{ heapUsed: number; arrayBuffers: number }> {
