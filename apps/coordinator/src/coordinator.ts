@@ -37,6 +37,8 @@ export interface StartOptions {
   /** Config fields given explicitly: on resume they override the checkpoint's (see runTraining). */
   explicit?: ReadonlySet<keyof TrainConfig>;
   requestTimeoutMs: number;
+  /** Frames to workers on this machine through /dev/shm (default true). */
+  shm?: boolean;
   log: (msg: string) => void;
   /** Serve the live run page on this port (loopback); absent: no page. */
   dashboardPort?: number;
@@ -74,6 +76,7 @@ export async function startCoordinator(opts: StartOptions): Promise<CoordinatorR
     ...(opts.token ? { token: opts.token } : {}),
     maxMessageBytes: MAX_MESSAGE_BYTES,
     requestTimeoutMs: opts.requestTimeoutMs,
+    ...(opts.shm === false ? { shm: false } : {}),
     pool,
     runId,
     log,

@@ -23,6 +23,7 @@ async function main(argv: string[]): Promise<void> {
     resume: Boolean(o.resume),
     explicit: explicitConfigKeys(program),
     requestTimeoutMs: o.requestTimeout,
+    shm: o.shm,
     ...(o.dashboardPort !== undefined ? { dashboardPort: o.dashboardPort } : {}),
     log,
   });

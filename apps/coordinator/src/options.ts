@@ -31,6 +31,8 @@ export interface CoordinatorOptions {
   evalTrain: boolean;
   deterministic: boolean;
   microBatch: number;
+  balance: boolean;
+  shm: boolean;
   requestTimeout: number;
   logLevel: LogLevel;
   dashboardPort?: number;
@@ -82,6 +84,8 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--min-workers <n>', 'wait until this many workers are connected before each step', positiveInt('--min-workers'), 1)
     .option('--deterministic', 'bit-identical weights for any number of workers and across --resume (fixed micro-batches, keyed dropout; more gradient traffic)', false)
     .option('--micro-batch <n>', 'micro-batch size of --deterministic', positiveInt('--micro-batch'), d.microBatch)
+    .option('--no-balance', 'equal shards for every worker instead of shards sized by each worker\'s measured speed')
+    .option('--no-shm', 'send every frame over the socket, also to workers on this machine (default: through /dev/shm)')
     .option('--no-eval-train', 'skip the full training-set evaluation at the end of each phase')
     .option('--request-timeout <ms>', 'a worker that does not answer a request within this is dropped', positiveInt('--request-timeout'), 120_000)
     .option('--dashboard-port <n>', 'serve a live run page on 127.0.0.1:<n> (0: any free port; off by default)', nonNegInt('--dashboard-port'))
@@ -125,6 +129,7 @@ export function configFromOptions(o: CoordinatorOptions, env: NodeJS.ProcessEnv 
     minWorkers: o.minWorkers,
     deterministic: o.deterministic,
     microBatch: o.microBatch,
+    balanceShards: o.balance,
   });
 }
 
@@ -151,6 +156,7 @@ const CONFIG_KEY_OF_OPTION: Record<string, keyof TrainConfig> = {
   minWorkers: 'minWorkers',
   deterministic: 'deterministic',
   microBatch: 'microBatch',
+  balance: 'balanceShards',
 };
 
 /**

@@ -13,6 +13,7 @@ interface WorkerOptions {
   logLevel: LogLevel;
   reconnectTimeout?: number;
   exitWithParent: boolean;
+  shm: boolean;
 }
 
 /** `npm run worker -- --connect <url>`: one worker process; picks the fastest backend it has. */
@@ -30,6 +31,7 @@ async function main(argv: string[]): Promise<void> {
       if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('--reconnect-timeout must be a positive number of seconds');
       return n;
     })
+    .option('--no-shm', 'do not offer shared memory (/dev/shm) to a coordinator on this machine: every frame over the socket')
     .option('--exit-with-parent', 'exit when the process that started this one dies (set by npm run train)', false);
   program.parse(argv);
   const o = program.opts<WorkerOptions>();
@@ -63,6 +65,7 @@ async function main(argv: string[]): Promise<void> {
       logger = base.child({ rank });
     },
     ...(o.reconnectTimeout !== undefined ? { reconnectTimeoutMs: o.reconnectTimeout * 1000 } : {}),
+    shm: o.shm,
   });
   log(`done: ${reason}`);
 }

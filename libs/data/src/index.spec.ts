@@ -17,6 +17,7 @@ describe('@cifar-dist/data public API', () => {
       'createRng',
       'epochPermutation',
       'shardRanges',
+      'weightedShardRanges',
       'gatherBatch',
       'augmentBatch',
     ] as const) {

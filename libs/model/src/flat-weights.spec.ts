@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModel } from './architecture.js';
 import { ModelError } from './errors.js';
 import { getWeightsFlat, setWeightsFlat, weightSpecs } from './flat-weights.js';
+import { computeGradients } from './gradients.js';
 import { freezeLayers } from './freeze.js';
-import { randomFloats } from './spec-helpers.js';
+import { randomFloats, useWasm } from './spec-helpers.js';
 
 const SPECS_10 = [
   ['conv2d_1/kernel', [3, 3, 3, 32]],
@@ -110,5 +111,45 @@ describe('getWeightsFlat / setWeightsFlat', () => {
     freezeLayers(model, 5);
     expect(() => setWeightsFlat(model, before, 'trainable')).toThrow(expect.objectContaining({ code: 'E_MODEL_WEIGHTS_LENGTH' }));
     model.dispose();
+  });
+});
+
+describe('setWeightsFlat on wasm', () => {
+  beforeAll(useWasm);
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('round-trips byte-exactly and keeps no view of the caller\'s array', () => {
+    const model = createModel({ numClasses: 10, seed: 4 });
+    const flat = randomFloats(1250858, 6);
+    new Uint32Array(flat.buffer, 8, 1)[0] = 0x7fc01234; // NaN with a payload
+    const before = tf.memory().numTensors;
+    setWeightsFlat(model, flat, 'all');
+    expect(tf.memory().numTensors).toBe(before);
+    expect(bytes(getWeightsFlat(model, 'all')).equals(bytes(flat))).toBe(true);
+    flat[5] = 12345;
+    expect(getWeightsFlat(model, 'all')[5]).not.toBe(12345);
+    model.dispose();
+  });
+
+  it('a model that has already computed uses the new weights: the same gradient as a fresh model given them', () => {
+    // The wasm backend caches XNNPACK operators (weights packed) per tensor: new weights must be
+    // new tensors, or the cached operators keep computing with the old ones.
+    const count = 2;
+    const xs = randomFloats(count * 3072, 21);
+    const labels = [3, 7];
+    const used = createModel({ numClasses: 10, seed: 22, dropout: false });
+    computeGradients(used, xs, labels, count);
+    const flat = randomFloats(1250858, 23, 0.05);
+    setWeightsFlat(used, flat, 'all');
+    const fresh = createModel({ numClasses: 10, seed: 24, dropout: false });
+    setWeightsFlat(fresh, flat, 'all');
+    const a = computeGradients(used, xs, labels, count);
+    const b = computeGradients(fresh, xs, labels, count);
+    expect(a.loss).toBe(b.loss);
+    expect(bytes(a.gradients).equals(bytes(b.gradients))).toBe(true);
+    used.dispose();
+    fresh.dispose();
   });
 });

@@ -56,12 +56,25 @@ export function getWeightsFlat(model: tf.LayersModel, which: WeightSelection): F
   const vars = selectedWeights(model, which);
   const out = new Float32Array(flatLength(model, which));
   let offset = 0;
-  for (const v of vars) {
-    const values = v.read().dataSync() as Float32Array;
-    out.set(values, offset);
-    offset += values.length;
-  }
+  for (const v of vars) offset += copyValues(v.read(), out, offset);
   return out;
+}
+
+/**
+ * Copies a float32 tensor's values into `out` at `offset` and returns how many: on wasm straight
+ * from the heap (dataSync would first copy into a fresh array, 5 MB of garbage per step for the
+ * gradients), elsewhere through dataSync.
+ */
+export function copyValues(t: tf.Tensor, out: Float32Array, offset: number): number {
+  const backend = tf.engine().backend;
+  if (t.dtype === 'float32' && tf.getBackend() === 'wasm' && isWasmHeapBackend(backend)) {
+    const view = backend.typedArrayFromHeap(t);
+    out.set(view, offset);
+    return view.length;
+  }
+  const values = t.dataSync() as Float32Array;
+  out.set(values, offset);
+  return values.length;
 }
 
 /**
@@ -79,14 +92,29 @@ export function setWeightsFlat(model: tf.LayersModel, flat: Float32Array, which:
       `expected ${expected} values for the '${which}' weights of model ${model.name}, got ${flat.length}`,
     );
   }
+  // The wasm backend copies a new tensor's values into its heap at once, so a view of the caller's
+  // array will do there; other backends (cpu) may keep the array itself: they get a copy. (Writing
+  // into a variable's memory in place is not an option: the wasm backend caches XNNPACK operators
+  // with their weights packed, keyed by tensor, and would go on using the old weights.)
+  const view = tf.getBackend() === 'wasm';
   let offset = 0;
   for (const v of selectedWeights(model, which)) {
     const shape = weightShape(v);
     const size = sizeOfShape(shape);
-    // slice() copies: the cpu backend would otherwise keep a view of the caller's buffer.
-    const value = tf.tensor(flat.slice(offset, offset + size), shape, 'float32');
+    const values = flat.subarray(offset, offset + size);
+    const value = tf.tensor(view ? values : values.slice(), shape, 'float32');
     v.write(value);
     value.dispose();
     offset += size;
   }
 }
+
+/** The part of tfjs-backend-wasm's API that reading its heap needs. */
+interface WasmHeapBackend {
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+}
+
+function isWasmHeapBackend(b: tf.KernelBackend): b is tf.KernelBackend & WasmHeapBackend {
+  return typeof (b as Partial<WasmHeapBackend>).typedArrayFromHeap === 'function';
+}
+

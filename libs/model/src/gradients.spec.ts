@@ -90,6 +90,20 @@ describe('computeGradients (wasm)', () => {
     noDropout.dispose();
   });
 
+  it('writes into a given buffer every value a fresh array would hold, and refuses a wrong length', () => {
+    const count = 3;
+    const xs = randomFloats(count * 3072, 11);
+    const labels = cyclicLabels(count, 10);
+    const model = createModel({ numClasses: 10, seed: 12, dropout: false });
+    const fresh = computeGradients(model, xs, labels, count);
+    const out = new Float32Array(fresh.gradients.length).fill(Number.NaN);
+    const reused = computeGradients(model, xs, labels, count, { out });
+    expect(reused.gradients).toBe(out);
+    expect(Buffer.from(out.buffer).equals(Buffer.from(fresh.gradients.buffer))).toBe(true);
+    expect(() => computeGradients(model, xs, labels, count, { out: new Float32Array(10) })).toThrow(/E_MODEL_WEIGHTS_LENGTH|gradient buffer/);
+    model.dispose();
+  });
+
   it('validates the batch before making tensors', () => {
     const model = createModel({ numClasses: 10 });
     const before = tf.memory().numTensors;

@@ -28,8 +28,18 @@ interface BlobRef {
 
 const align4 = (n: number): number => (n + 3) & ~3;
 
-/** Encodes one message into a frame; the caller built it from typed values, so no guard runs here. */
-export function encodeMessage(message: Message): Uint8Array {
+/** A frame as pieces to place at byte offsets (the gaps between them are alignment padding). */
+export interface FrameParts {
+  byteLength: number;
+  parts: Array<{ offset: number; bytes: Uint8Array }>;
+}
+
+/**
+ * One message as the pieces of its frame, without assembling them: the header, then each typed
+ * array's own bytes (views, not copies). A writer that can place bytes at offsets (a file) writes
+ * the 5 MB of weights or gradients straight from the caller's array; encodeMessage assembles them.
+ */
+export function encodeFrameParts(message: Message): FrameParts {
   const header: Record<string, unknown> = {};
   const blobs: Uint8Array[] = [];
   for (const [key, value] of Object.entries(message)) {
@@ -42,16 +52,23 @@ export function encodeMessage(message: Message): Uint8Array {
     }
   }
   const head = packr.pack(header);
-  let size = align4(4 + head.length);
-  for (const b of blobs) size = align4(size + b.byteLength);
-  const frame = new Uint8Array(size);
-  new DataView(frame.buffer).setUint32(0, head.length, true);
-  frame.set(head, 4);
-  let offset = align4(4 + head.length);
+  const prefix = new Uint8Array(4 + head.length);
+  new DataView(prefix.buffer).setUint32(0, head.length, true);
+  prefix.set(head, 4);
+  const parts: FrameParts['parts'] = [{ offset: 0, bytes: prefix }];
+  let offset = align4(prefix.length);
   for (const b of blobs) {
-    frame.set(b, offset);
+    parts.push({ offset, bytes: b });
     offset = align4(offset + b.byteLength);
   }
+  return { byteLength: offset, parts };
+}
+
+/** Encodes one message into a frame; the caller built it from typed values, so no guard runs here. */
+export function encodeMessage(message: Message): Uint8Array {
+  const { byteLength, parts } = encodeFrameParts(message);
+  const frame = new Uint8Array(byteLength);
+  for (const p of parts) frame.set(p.bytes, p.offset);
   return frame;
 }
 

@@ -16,6 +16,11 @@ const optional =
   (v) =>
     v === undefined || v === null || check(v);
 
+const isRecordOf =
+  (fields: Record<string, Check>): Check =>
+  (v) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) && Object.entries(fields).every(([k, check]) => check((v as Fields)[k]));
+
 /** Field table per message type: every field is checked, not only the tag. */
 const SCHEMAS: { [T in MessageType]: Record<string, Check> } = {
   hello: {
@@ -25,8 +30,9 @@ const SCHEMAS: { [T in MessageType]: Record<string, Check> } = {
     device: isString,
     hostname: isString,
     pid: isNonNegInt,
+    shmProbe: optional(isRecordOf({ probe: isString, nonce: isString })),
   },
-  welcome: { rank: isNonNegInt, runId: isString },
+  welcome: { rank: isNonNegInt, runId: isString, shm: optional(isRecordOf({ down: isString, up: isString })) },
   'set-model': {
     modelId: isNonNegInt,
     numClasses: isNonNegInt,

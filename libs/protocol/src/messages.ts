@@ -22,6 +22,12 @@ export interface HelloMessage {
   device: string;
   hostname: string;
   pid: number;
+  /**
+   * Offer of shared memory: the worker wrote `nonce` into the file `probe` (a bare name in the
+   * shared-memory folder, /dev/shm). A coordinator that reads the same nonce there shares that
+   * folder, and moves large frames through it (see ShmRef).
+   */
+  shmProbe?: { probe: string; nonce: string };
 }
 
 /** Coordinator -> worker, answer to hello. */
@@ -29,6 +35,11 @@ export interface WelcomeMessage {
   type: 'welcome';
   rank: number;
   runId: string;
+  /**
+   * Present when the coordinator accepted the shared-memory offer: large frames to the worker
+   * are written to `down`, and the worker writes its large replies to `up` (absolute paths).
+   */
+  shm?: { down: string; up: string };
 }
 
 /** Coordinator -> worker: build the network and load these weights (all of them, model order). */
@@ -138,10 +149,21 @@ export type Message =
 export type MessageType = Message['type'];
 export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 
-/** socket.io event maps: one event, binary payload, optional binary acknowledgement. */
+/**
+ * Stands for a frame in place of its bytes, between a coordinator and a worker that share memory
+ * (agreed in hello/welcome): the frame's `shm` bytes are at the start of the sender's file.
+ */
+export interface ShmRef {
+  shm: number;
+}
+
+/** A frame, inline or in shared memory. */
+export type Payload = Uint8Array | ShmRef;
+
+/** socket.io event maps: one event, a frame, optionally acknowledged with a frame. */
 export interface ServerToClientEvents {
-  msg: (payload: Uint8Array, ack: (reply: Uint8Array) => void) => void;
+  msg: (payload: Payload, ack: (reply: Payload) => void) => void;
 }
 export interface ClientToServerEvents {
-  msg: (payload: Uint8Array, ack: (reply: Uint8Array) => void) => void;
+  msg: (payload: Payload, ack: (reply: Payload) => void) => void;
 }

@@ -15,6 +15,17 @@ describe('averageGradients', () => {
     expect(Array.from(avg)).toEqual([1.75, 1.25]);
   });
 
+  it('writes into a given buffer, overwriting what was there, and refuses one of the wrong length', () => {
+    const out = new Float32Array([99, 99]);
+    const parts = [
+      { gradients: new Float32Array([1, 2]), count: 3 },
+      { gradients: new Float32Array([4, -1]), count: 1 },
+    ];
+    expect(averageGradients(parts, 2, out)).toBe(out);
+    expect(Array.from(out)).toEqual([1.75, 1.25]);
+    expect(() => averageGradients(parts, 2, new Float32Array(3))).toThrow(TrainingError);
+  });
+
   it('equals the mean of per-sample gradients for unequal shards (34/33/33)', () => {
     const perSample = Array.from({ length: 100 }, (_, i) => new Float32Array([Math.sin(i), i / 7]));
     const mean = [0, 0];

@@ -43,6 +43,12 @@ export interface TrainConfig {
   deterministic: boolean;
   /** Micro-batch size of deterministic mode. */
   microBatch: number;
+  /**
+   * Size each worker's shard by its measured speed (samples per ms of compute) instead of
+   * equally, so that workers on slower cores or machines finish with the others. The gradient is
+   * the same sample-weighted mean either way. Absent in checkpoints of older runs: on.
+   */
+  balanceShards?: boolean;
 }
 
 /**
@@ -71,6 +77,7 @@ export function defaultConfig(overrides: Partial<TrainConfig> = {}): TrainConfig
     minWorkers: 1,
     deterministic: false,
     microBatch: 32,
+    balanceShards: true,
     ...overrides,
   };
 }

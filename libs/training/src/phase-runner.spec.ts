@@ -1,11 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gatherBatch, loadCifar10, normalizeImages, type ImageSet } from '@cifar-dist/data';
 import { computeGradients, createModel, getWeightsFlat, selectBackend, tf } from '@cifar-dist/model';
+import type { ComputeMessage, GradientMessage } from '@cifar-dist/protocol';
 import { averageGradients } from './average.js';
 import { defaultConfig, type TrainConfig } from './config.js';
 import { InProcessLink } from './in-process-link.js';
 import { PhaseRunner, type EpochRecord } from './phase-runner.js';
 import { SHARED_DATA } from './test-support.js';
+import type { WorkerLink } from './worker-link.js';
 import { WorkerPool } from './worker-pool.js';
 
 let train: ImageSet;
@@ -34,9 +36,14 @@ function config(overrides: Partial<TrainConfig> = {}): TrainConfig {
   });
 }
 
-async function trainWith(workers: number, cfg: TrainConfig, data = train): Promise<{ weights: Float32Array; history: EpochRecord[]; steps: number; samples: number }> {
+async function trainWith(
+  workers: number | WorkerLink[],
+  cfg: TrainConfig,
+  data = train,
+): Promise<{ weights: Float32Array; history: EpochRecord[]; steps: number; samples: number }> {
   const pool = new WorkerPool();
-  for (let i = 0; i < workers; i++) pool.add(new InProcessLink(`w${i}`));
+  const links = typeof workers === 'number' ? Array.from({ length: workers }, (_, i) => new InProcessLink(`w${i}`)) : workers;
+  for (const link of links) pool.add(link);
   const model = createModel({ numClasses: 10, dropout: cfg.dropout, seed: cfg.seed });
   const runner = new PhaseRunner({
     name: 'cifar10',
@@ -199,6 +206,37 @@ describe('deterministic mode', () => {
     // and the dropout masks are really in play: the same run without dropout ends elsewhere
     const noDropout = await trainWith(1, det({ dropout: false }));
     expect(Buffer.from(noDropout.weights.buffer).equals(Buffer.from(one.weights.buffer))).toBe(false);
+  });
+
+  it('sizes shards by measured speed: a worker 4x slower gets 1 of 5 micro-batches, and the weights stay bit-identical to 1 worker', async () => {
+    /** An in-process worker that records its shard sizes and reports `slowdown` x its compute time. */
+    class TimedLink extends InProcessLink {
+      readonly counts: number[] = [];
+      constructor(id: string, private readonly slowdown: number) {
+        super(id);
+      }
+      override async compute(msg: ComputeMessage): Promise<GradientMessage> {
+        this.counts.push(msg.count);
+        const reply = await super.compute(msg);
+        return { ...reply, computeMs: reply.computeMs * this.slowdown };
+      }
+    }
+    const fast = new TimedLink('fast', 1);
+    const slow = new TimedLink('slow', 4);
+    const one = await trainWith(1, det({ epochs: 2 }));
+    const balanced = await trainWith([fast, slow], det({ epochs: 2 }));
+    expect(Buffer.from(balanced.weights.buffer).equals(Buffer.from(one.weights.buffer))).toBe(true);
+    // First step: equal shards (nothing measured yet), 3 + 2 micro-batches of 8; then 4 + 1.
+    expect(fast.counts[0]).toBe(24);
+    expect(slow.counts[0]).toBe(16);
+    expect(fast.counts.slice(-3)).toEqual([32, 32, 32]);
+    expect(slow.counts.slice(-3)).toEqual([8, 8, 8]);
+    // --no-balance: equal shards throughout.
+    const evenFast = new TimedLink('fast', 1);
+    const evenSlow = new TimedLink('slow', 4);
+    await trainWith([evenFast, evenSlow], det({ epochs: 2, balanceShards: false }));
+    expect(new Set(evenFast.counts)).toEqual(new Set([24]));
+    expect(new Set(evenSlow.counts)).toEqual(new Set([16]));
   });
 
   it('handles a global batch that is not a multiple of the micro-batch or the worker count', async () => {

@@ -5,6 +5,7 @@ import {
   gatherBatch,
   oversampledIndices,
   shardRanges,
+  weightedShardRanges,
   type ImageSet,
 } from '@cifar-dist/data';
 import { MetricsAccumulator, type ClassificationReport } from '@cifar-dist/metrics';
@@ -121,7 +122,8 @@ const PHASE_INDEX: Record<PhaseName, number> = { cifar10: 1, finetune: 2 };
 /**
  * Synchronous data-parallel SGD for one phase. Each step: take the next global batch of the
  * epoch's seeded permutation, augment it (on the coordinator, keyed by seed/phase/epoch/step, so
- * the draws do not depend on how many workers there are), split it into one shard per live worker,
+ * the draws do not depend on how many workers there are), split it into one shard per live worker
+ * (sized by each worker's measured speed, so that a slower core or machine does not hold the step),
  * gather every worker's gradient, average them weighted by shard size, apply the optimizer once,
  * and piggyback the new trainable weights on each worker's next request. A worker that fails
  * mid-step is dropped and the same global batch is re-sharded over the rest: a step is applied
@@ -131,6 +133,10 @@ export class PhaseRunner {
   readonly opts: PhaseRunnerOptions;
   /** Trainable weights, flat (the optimizer updates them in place). */
   readonly weights: Float32Array;
+  /** Samples per ms of compute of each worker (moving average): shard sizes follow it. */
+  private readonly speed = new WeakMap<WorkerLink, number>();
+  /** The step's averaged gradient, reused every step. */
+  private readonly averaged: Float32Array;
   readonly optimizer: FlatOptimizer;
   readonly progress: PhaseProgress;
   /** Incremented on every change of `weights`; workers hold some version. */
@@ -146,6 +152,7 @@ export class PhaseRunner {
     this.epochPool = oversampledIndices(opts.train.labels, opts.classRepeats ?? []);
     this.log = opts.hooks?.log ?? (() => undefined);
     this.weights = getWeightsFlat(opts.model, 'trainable');
+    this.averaged = new Float32Array(this.weights.length);
     this.crc = weightsCrc(this.weights);
     this.optimizer = new FlatOptimizer(opts.config.optimizer, this.weights.length);
     if (opts.resume) {
@@ -323,9 +330,10 @@ export class PhaseRunner {
       const links = pool.live();
       // Deterministic mode shards whole micro-batches, so each is computed alike on any worker.
       const micro = config.deterministic ? config.microBatch : 0;
+      const split = (units: number) => (config.balanceShards === false ? shardRanges(units, links.length) : weightedShardRanges(units, this.speeds(links)));
       const ranges = micro
-        ? shardRanges(Math.ceil(batch.count / micro), links.length).map((r) => ({ start: r.start * micro, end: Math.min(batch.count, r.end * micro) }))
-        : shardRanges(batch.count, links.length);
+        ? split(Math.ceil(batch.count / micro)).map((r) => ({ start: r.start * micro, end: Math.min(batch.count, r.end * micro) }))
+        : split(batch.count);
       const settled = await Promise.allSettled(
         links.map(async (link, rank) => {
           const { start, end } = ranges[rank] as { start: number; end: number };
@@ -374,8 +382,9 @@ export class PhaseRunner {
       type Reply = { gradients: Float32Array; count: number; loss: number; correct: number; computeMs: number; roundTripMs: number };
       const replies = settled.map((r) => (r as PromiseFulfilledResult<Reply>).value);
       const critical = replies.reduce((a, b) => (b.roundTripMs > a.roundTripMs ? b : a));
+      replies.forEach((r, rank) => this.recordSpeed(links[rank] as WorkerLink, r.count, r.computeMs));
       const t1 = performance.now();
-      const avg = averageGradients(micro ? this.microBatchParts(replies, micro) : replies, this.weights.length);
+      const avg = averageGradients(micro ? this.microBatchParts(replies, micro) : replies, this.weights.length, this.averaged);
       const t2 = performance.now();
       this.optimizer.step(this.weights, avg, lr);
       if (!allFinite(this.weights)) {
@@ -402,6 +411,24 @@ export class PhaseRunner {
       };
       return { loss: lossSum / batch.count, correct, workers: links.length, timings };
     }
+  }
+
+  /**
+   * Relative speed of each link for sizing its shard: its measured samples per ms of compute
+   * (exponential moving average); links not yet measured count as the mean of the measured
+   * ones, or 1 when none is.
+   */
+  private speeds(links: readonly WorkerLink[]): number[] {
+    const known = links.map((l) => this.speed.get(l)).filter((v): v is number => v !== undefined);
+    const fallback = known.length > 0 ? known.reduce((a, b) => a + b, 0) / known.length : 1;
+    return links.map((l) => this.speed.get(l) ?? fallback);
+  }
+
+  private recordSpeed(link: WorkerLink, count: number, computeMs: number): void {
+    if (count === 0 || !(computeMs > 0) || !Number.isFinite(computeMs)) return;
+    const rate = count / computeMs;
+    const old = this.speed.get(link);
+    this.speed.set(link, old === undefined ? rate : 0.7 * old + 0.3 * rate);
   }
 
   /** Deterministic mode: each reply's concatenated micro-batch gradients as separate parts, in global micro-batch order. */

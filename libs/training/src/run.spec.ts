@@ -33,6 +33,9 @@ const config: TrainConfig = defaultConfig({
   evaluateTrain: false,
   evalChunk: 32,
   dropout: false,
+  // Equal shards: comparing runs bit for bit without --deterministic needs shard sizes that
+  // do not follow measured (timing-dependent) worker speeds.
+  balanceShards: false,
   schedule: { lr: 0.01, warmupEpochs: 0.5, decay: 'cosine', minFactor: 0.1 },
   finetuneSchedule: { lr: 0.01, warmupEpochs: 0, decay: 'cosine', minFactor: 0.1 },
 });

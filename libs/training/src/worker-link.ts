@@ -13,12 +13,16 @@ export interface WorkerInfo {
   device: string;
   hostname: string;
   pid: number;
+  /** Large frames go through shared memory (a worker on the coordinator's machine). */
+  sharedMemory?: boolean;
 }
 
 /**
  * The coordinator's handle on one worker, whatever carries the messages (socket.io between
  * processes, or a direct call in tests). Each method resolves with the validated reply or rejects
- * (timeout, disconnect, an error reply, a malformed reply).
+ * (timeout, disconnect, an error reply, a malformed reply). A reply's typed arrays may be reused
+ * by the link for a later reply (the socket link reads shared-memory frames into a ring of two
+ * buffers): use them before sending the same link its second-next request, or copy them.
  */
 export interface WorkerLink {
   readonly info: WorkerInfo;

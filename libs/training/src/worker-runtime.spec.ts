@@ -45,6 +45,24 @@ describe('WorkerRuntime', () => {
     for (const rt of [a, b, c]) rt.dispose();
   });
 
+  it('with reuseGradients hands out one array, overwritten by each compute with the values a fresh one would hold', () => {
+    const fresh = new WorkerRuntime();
+    const reuse = new WorkerRuntime({ reuseGradients: true });
+    fresh.setModel({ ...setModel, dropout: false });
+    reuse.setModel({ ...setModel, dropout: false });
+    const first = compute(reuse, 0).gradients;
+    const expected = Buffer.from(compute(fresh, 0).gradients.buffer);
+    expect(Buffer.from(first.buffer).equals(expected)).toBe(true);
+    first.fill(0);
+    const second = compute(reuse, 1).gradients;
+    expect(second).toBe(first);
+    expect(Buffer.from(second.buffer).equals(expected)).toBe(true);
+    // the default hands out a new array each time (an in-process caller may hold replies)
+    expect(compute(fresh, 1).gradients).not.toBe(compute(fresh, 2).gradients);
+    fresh.dispose();
+    reuse.dispose();
+  });
+
   it('refuses a request for a model it does not hold', () => {
     const rt = new WorkerRuntime();
     expect(() => compute(rt, 0)).toThrow(/holds model none/);

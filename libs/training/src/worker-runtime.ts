@@ -3,6 +3,7 @@ import {
   computeGradients,
   createModel,
   evaluateBatch,
+  flatLength,
   freezeLayers,
   getWeightsFlat,
   setWeightsFlat,
@@ -32,6 +33,16 @@ export class WorkerRuntime {
   private loads = 0;
   /** Every this many weight loads the model's weights are read back and checked. */
   static readonly VERIFY_EVERY = 50;
+  /** The gradient array handed out by the last compute, reused by the next (see `reuseGradients`). */
+  private gradientBuffer: Float32Array | null = null;
+
+  /**
+   * @param opts.reuseGradients every compute writes its gradient into the same array: for a
+   *   transport that sends a reply before the next request is handled (the socket worker). A
+   *   fresh 5 MB array per step costs ~15 ms of page faults on a VM. Off by default: an
+   *   in-process caller may hold replies across requests.
+   */
+  constructor(private readonly opts: { reuseGradients?: boolean } = {}) {}
 
   /** Builds the network described by the message and loads every weight. */
   setModel(msg: SetModelMessage): ReadyMessage {
@@ -75,7 +86,7 @@ export class WorkerRuntime {
     this.loadTrainable(model, msg.weights);
     const started = performance.now();
     const xs = normalizeImages(msg.images, msg.count);
-    const result = msg.microBatch ? this.computeMicroBatches(model, xs, msg, msg.microBatch) : computeGradients(model, xs, msg.labels, msg.count);
+    const result = msg.microBatch ? this.computeMicroBatches(model, xs, msg, msg.microBatch) : computeGradients(model, xs, msg.labels, msg.count, this.gradientOut(model));
     return {
       type: 'gradient',
       step: msg.step,
@@ -86,6 +97,13 @@ export class WorkerRuntime {
       weightsCrc: this.crc,
       computeMs: performance.now() - started,
     };
+  }
+
+  private gradientOut(model: tf.LayersModel): { out?: Float32Array } {
+    if (this.opts.reuseGradients !== true) return {};
+    const length = flatLength(model, 'trainable');
+    if (this.gradientBuffer === null || this.gradientBuffer.length !== length) this.gradientBuffer = new Float32Array(length);
+    return { out: this.gradientBuffer };
   }
 
   /**

@@ -49,6 +49,9 @@ function config(): TrainConfig {
     epochs: EPOCHS,
     augment: false,
     dropout: false,
+    // Equal shards: comparing runs bit for bit without --deterministic needs shard sizes that
+    // do not follow measured (timing-dependent) worker speeds.
+    balanceShards: false,
     evaluateTrain: false,
     evalChunk: 8,
     schedule: { lr: 0.001, warmupEpochs: 0, decay: 'constant', minFactor: 1 },

@@ -46,6 +46,9 @@ function config(): TrainConfig {
     epochs: 1,
     augment: false,
     dropout: false,
+    // Equal shards: comparing runs bit for bit without --deterministic needs shard sizes that
+    // do not follow measured (timing-dependent) worker speeds.
+    balanceShards: false,
     evaluateTrain: false,
     evalChunk: 4,
     schedule: { lr: 0.001, warmupEpochs: 0, decay: 'constant', minFactor: 1 },

@@ -1,5 +1,6 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { Server, type Socket } from 'socket.io';
 import {
   PROTOCOL_VERSION,
@@ -13,11 +14,13 @@ import {
   type EvaluationMessage,
   type GradientMessage,
   type Message,
+  type MessageOf,
   type MessageType,
   type ServerToClientEvents,
   type SetModelMessage,
 } from '@cifar-dist/protocol';
 import { TrainingError } from '../errors.js';
+import { inlineOnly, shmRoot, ShmRun, type ShmChannel } from './shm.js';
 import type { WorkerInfo, WorkerLink } from '../worker-link.js';
 import type { WorkerPool } from '../worker-pool.js';
 
@@ -44,6 +47,13 @@ export interface SocketServerOptions {
   pool: WorkerPool;
   runId: string;
   log?: (msg: string) => void;
+  /**
+   * Move large frames through shared memory (/dev/shm) with workers that prove they share it
+   * (default true; see shm.ts). Others, and every worker when false, get frames over the socket.
+   */
+  shm?: boolean;
+  /** The shared-memory folder (default /dev/shm; tests use a temporary folder). */
+  shmRoot?: string;
 }
 
 type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
@@ -62,6 +72,8 @@ class SocketLink implements WorkerLink {
     readonly info: WorkerInfo,
     private readonly socket: IoSocket,
     private readonly opts: SocketServerOptions,
+    /** Shared-memory channel to this worker, when it is on this machine. */
+    readonly shm: ShmChannel | null = null,
   ) {}
 
   /**
@@ -72,27 +84,35 @@ class SocketLink implements WorkerLink {
    * stalls the step for the whole timeout, and each one keeps its socket alive as long.
    */
   private readonly pending = new Set<(why: string) => void>();
+  private shmSuspended = false;
 
   private async request<T extends MessageType>(msg: Message, expected: T): Promise<Extract<Message, { type: T }>> {
     if (!this.alive) throw new TrainingError('E_TRAIN_WORKER', `worker ${this.info.workerId} is gone`);
-    const reply = await new Promise<unknown>((resolve, reject) => {
+    const reply = await new Promise<{ answer: unknown; viaShm: boolean }>((resolve, reject) => {
       const settle = (): void => {
         clearTimeout(timer);
         this.pending.delete(gone);
       };
+      // Shared memory only with no other request in flight (each direction has one file), and
+      // never again on this link once a request failed (its worker may still read or write).
+      const viaShm = this.shm !== null && this.pending.size === 0 && !this.shmSuspended;
       const fail = (why: string): void => {
         settle();
+        this.shmSuspended = true;
         reject(new TrainingError('E_TRAIN_WORKER', `worker ${this.info.workerId} ${why}`));
       };
       const gone = (why: string): void => fail(`${why} before answering '${msg.type}'`);
       const timer = setTimeout(() => fail(`did not answer '${msg.type}' within ${this.opts.requestTimeoutMs} ms`), this.opts.requestTimeoutMs);
       this.pending.add(gone);
-      this.socket.emit('msg', encodeMessage(msg), (answer: Uint8Array) => {
+      this.socket.emit('msg', viaShm && this.shm ? this.shm.send(msg) : encodeMessage(msg), (answer: unknown) => {
         settle();
-        resolve(answer);
+        resolve({ answer, viaShm });
       });
     });
-    const decoded = decodeMessage(reply, undefined, this.opts.maxMessageBytes);
+    const max = this.opts.maxMessageBytes;
+    // The worker answers through shared memory only a request that came that way.
+    const frame = reply.viaShm && this.shm ? this.shm.receive(reply.answer, max) : inlineOnly(reply.answer);
+    const decoded = decodeMessage(frame, undefined, max);
     if (decoded.type === 'error') {
       throw new TrainingError('E_TRAIN_WORKER', `worker ${this.info.workerId} failed '${msg.type}': ${decoded.code}: ${decoded.message}`);
     }
@@ -140,6 +160,7 @@ export class SocketCoordinatorServer {
   private http: HttpServer | null = null;
   private io: Server<ClientToServerEvents, ServerToClientEvents> | null = null;
   private nextRank = 0;
+  private shmRun: ShmRun | null = null;
 
   constructor(private readonly opts: SocketServerOptions) {
     if (!isLoopback(opts.host) && !opts.token) {
@@ -179,6 +200,14 @@ export class SocketCoordinatorServer {
       }
       next();
     });
+    const root = this.opts.shm === false ? null : (this.opts.shmRoot ?? shmRoot());
+    if (root !== null) {
+      try {
+        this.shmRun = new ShmRun(root);
+      } catch (err) {
+        this.opts.log?.(`no shared memory in ${root} (${(err as Error).message}): frames go over the socket`);
+      }
+    }
     io.on('connection', (socket) => this.onConnection(socket));
     this.http = http;
     this.io = io;
@@ -213,13 +242,16 @@ export class SocketCoordinatorServer {
         hostname: hello.hostname,
         pid: hello.pid,
       };
-      const link = new SocketLink(info, socket, this.opts);
+      const shm = this.acceptShm(hello, rank);
+      info.sharedMemory = shm !== null;
+      const link = new SocketLink(info, socket, this.opts, shm?.channel ?? null);
       socket.on('disconnect', (reason, description) => {
         const detail = description instanceof Error ? `: ${description.message}` : '';
         this.opts.log?.(`worker ${info.workerId} disconnected (${reason}${detail})`);
         link.alive = false;
         link.failPending(`disconnected (${reason})`);
         this.opts.pool.drop(link, `disconnected (${reason})`);
+        if (shm) this.shmRun?.release(shm.channel);
       });
       // Anything a worker sends unasked after its hello is not part of the protocol.
       socket.on('msg', (_payload, reply) => {
@@ -227,9 +259,24 @@ export class SocketCoordinatorServer {
         if (typeof reply === 'function') reply(encodeMessage({ type: 'error', code: 'E_PROTO_TYPE', message: 'unsolicited message' }));
         this.opts.pool.drop(link, 'unsolicited message');
       });
-      if (typeof ack === 'function') ack(encodeMessage({ type: 'welcome', rank, runId: this.opts.runId }));
+      const welcome = { type: 'welcome' as const, rank, runId: this.opts.runId, ...(shm ? { shm: { down: shm.down, up: shm.up } } : {}) };
+      if (typeof ack === 'function') ack(encodeMessage(welcome));
       this.opts.pool.add(link);
     });
+  }
+
+  /** A shared-memory channel for a worker that offered one and proved it shares our folder, else null. */
+  private acceptShm(hello: MessageOf<'hello'>, rank: number): ReturnType<ShmRun['channel']> | null {
+    if (this.shmRun === null || hello.shmProbe === undefined || hello.shmProbe === null) return null;
+    if (hello.hostname !== hostname() || !this.shmRun.verify(hello.shmProbe)) return null;
+    try {
+      const shm = this.shmRun.channel(rank);
+      this.opts.log?.(`worker ${hello.workerId} is on this machine: large frames through shared memory (${this.shmRun.dir})`);
+      return shm;
+    } catch (err) {
+      this.opts.log?.(`worker ${hello.workerId}: no shared-memory channel (${(err as Error).message})`);
+      return null;
+    }
   }
 
   /**
@@ -251,5 +298,7 @@ export class SocketCoordinatorServer {
     });
     this.io = null;
     this.http = null;
+    this.shmRun?.close();
+    this.shmRun = null;
   }
 }

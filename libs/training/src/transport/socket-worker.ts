@@ -6,9 +6,11 @@ import {
   encodeMessage,
   type ClientToServerEvents,
   type Message,
+  type Payload,
   type ServerToClientEvents,
 } from '@cifar-dist/protocol';
 import { WorkerRuntime } from '../worker-runtime.js';
+import { createShmProbe, inlineOnly, isShmChannelPaths, isShmRef, shmRoot, ShmChannel } from './shm.js';
 
 export interface SocketWorkerOptions {
   url: string;
@@ -24,7 +26,11 @@ export interface SocketWorkerOptions {
   /** Stop (reject) after this long disconnected, ms (default 300 000: a coordinator restart with --resume fits in it). */
   reconnectTimeoutMs?: number;
   /** Called with the coordinator's welcome (rank, run id) after each (re)join. */
-  onWelcome?: (welcome: { rank: number; runId: string }) => void;
+  onWelcome?: (welcome: { rank: number; runId: string; shm?: { down: string; up: string } }) => void;
+  /** Offer shared memory (/dev/shm) for large frames when the coordinator is on this machine (default true). */
+  shm?: boolean;
+  /** The shared-memory folder (default /dev/shm; tests use a temporary folder). */
+  shmRoot?: string;
 }
 
 /**
@@ -33,7 +39,8 @@ export interface SocketWorkerOptions {
  */
 export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
   const log = opts.log ?? (() => undefined);
-  const runtime = new WorkerRuntime();
+  // Each reply is encoded and sent before the next request is handled: one gradient array will do.
+  const runtime = new WorkerRuntime({ reuseGradients: true });
   const maxBytes = opts.maxMessageBytes ?? 64 * 1024 * 1024;
   return new Promise<string>((resolve, reject) => {
     const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(opts.url, {
@@ -44,6 +51,12 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
       timeout: opts.connectTimeoutMs ?? 20_000,
     });
     let everConnected = false;
+    // Shared memory with the coordinator, when it accepted our offer in this connection's welcome.
+    let shm: ShmChannel | null = null;
+    const dropShm = (): void => {
+      shm?.close();
+      shm = null;
+    };
     // Disconnected since when: past reconnectTimeoutMs the worker gives up (its coordinator is gone).
     let giveUp: NodeJS.Timeout | undefined;
     const armGiveUp = (): void => {
@@ -53,6 +66,7 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
     };
     const finish = (err: Error | null, reason = ''): void => {
       clearTimeout(giveUp);
+      dropShm();
       socket.removeAllListeners();
       socket.disconnect();
       runtime.dispose();
@@ -60,32 +74,47 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
       else resolve(reason);
     };
     armGiveUp();
-    socket.on('connect', async () => {
+    socket.on('connect', () => {
       everConnected = true;
       clearTimeout(giveUp);
       giveUp = undefined;
+      dropShm();
+      const root = opts.shm === false ? null : (opts.shmRoot ?? shmRoot());
+      let probe: ReturnType<typeof createShmProbe> | null = null;
       try {
-        const welcome = decodeMessage(
-          await socket.timeout(30_000).emitWithAck(
-            'msg',
-            encodeMessage({
-              type: 'hello',
-              protocolVersion: PROTOCOL_VERSION,
-              workerId: opts.workerId,
-              backend: opts.backend,
-              device: opts.device,
-              hostname: hostname(),
-              pid: process.pid,
-            }),
-          ),
-          'welcome',
-        );
-        opts.onWelcome?.(welcome);
-        log(`joined run ${welcome.runId} as rank ${welcome.rank}`);
+        probe = root === null ? null : createShmProbe(root);
       } catch (err) {
-        log(`hello failed: ${(err as Error).message}`);
-        socket.disconnect();
+        log(`no shared-memory offer (${(err as Error).message})`);
       }
+      const hello = encodeMessage({
+        type: 'hello',
+        protocolVersion: PROTOCOL_VERSION,
+        workerId: opts.workerId,
+        backend: opts.backend,
+        device: opts.device,
+        hostname: hostname(),
+        pid: process.pid,
+        ...(probe ? { shmProbe: { probe: probe.probe, nonce: probe.nonce } } : {}),
+      });
+      // A callback, not an awaited promise: the channel must exist before the next packet (the
+      // coordinator's first request may arrive in the same read as this acknowledgement).
+      socket.timeout(30_000).emit('msg', hello, (err: Error | null, reply: Payload) => {
+        probe?.remove();
+        try {
+          if (err) throw err;
+          const welcome = decodeMessage(reply, 'welcome');
+          if (welcome.shm && probe !== null && root !== null) {
+            if (isShmChannelPaths(root, welcome.shm)) shm = new ShmChannel(welcome.shm.up, welcome.shm.down, 1);
+            else log(`ignoring shared-memory files outside ${root}: ${welcome.shm.down}, ${welcome.shm.up}`);
+          }
+          opts.onWelcome?.(welcome);
+          log(`joined run ${welcome.runId} as rank ${welcome.rank}${shm ? ' (large frames through shared memory)' : ''}`);
+        } catch (e) {
+          log(`hello failed: ${(e as Error).message}`);
+          dropShm();
+          socket.disconnect();
+        }
+      });
     });
     socket.on('connect_error', (err) => {
       const code = (err as Error & { data?: { code?: string } }).data?.code;
@@ -97,14 +126,22 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
     });
     socket.on('disconnect', (reason) => {
       armGiveUp();
+      dropShm();
       if (everConnected) log(`disconnected (${reason}); reconnecting`);
       // socket.io-client does not retry after the server closed the connection itself.
       if (reason === 'io server disconnect') setTimeout(() => socket.connect(), 500);
     });
     socket.on('msg', (payload, ack) => {
       let reply: Message;
+      // A request that came through shared memory is answered the same way (the coordinator
+      // reads the answer from our file only then).
+      const viaShm = isShmRef(payload) && shm !== null;
+      const answer = (message: Message): void => {
+        if (typeof ack !== 'function') return;
+        ack(viaShm && shm ? shm.send(message) : encodeMessage(message));
+      };
       try {
-        const msg = decodeMessage(payload, undefined, maxBytes);
+        const msg = decodeMessage(viaShm && shm ? shm.receive(payload, maxBytes) : inlineOnly(payload), undefined, maxBytes);
         switch (msg.type) {
           case 'set-model':
             reply = runtime.setModel(msg);
@@ -118,7 +155,7 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
             break;
           case 'shutdown':
             log(`coordinator says shutdown: ${msg.reason}`);
-            if (typeof ack === 'function') ack(encodeMessage({ type: 'ready', modelId: 0, weightsCrc: 0 }));
+            answer({ type: 'ready', modelId: 0, weightsCrc: 0 });
             finish(null, msg.reason);
             return;
           default:
@@ -129,7 +166,7 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
         log(`request failed: ${e.message}`);
         reply = { type: 'error', code: e.code ?? 'E_WORKER', message: e.message };
       }
-      if (typeof ack === 'function') ack(encodeMessage(reply));
+      answer(reply);
     });
   });
 }

@@ -1,7 +1,10 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect } from 'socket.io-client';
 import { createModel, getWeightsFlat, selectBackend } from '@cifar-dist/model';
-import { PROTOCOL_VERSION, encodeMessage } from '@cifar-dist/protocol';
+import { PROTOCOL_VERSION, decodeMessage, encodeMessage, weightsCrc } from '@cifar-dist/protocol';
 import { TrainingError } from '../errors.js';
 import { WorkerPool } from '../worker-pool.js';
 import { SocketCoordinatorServer } from './socket-server.js';
@@ -18,10 +21,11 @@ afterEach(async () => {
   server = null;
 });
 
-async function start(pool: WorkerPool, token?: string): Promise<string> {
+async function start(pool: WorkerPool, token?: string, shm?: { root: string } | false): Promise<string> {
   server = new SocketCoordinatorServer({
     host: '127.0.0.1', port: 0, maxMessageBytes: 16e6, requestTimeoutMs: 30_000, helloTimeoutMs: 1_000,
     pool, runId: 'test', ...(token ? { token } : {}),
+    ...(shm === false ? { shm: false } : shm ? { shmRoot: shm.root } : {}),
   });
   return `http://127.0.0.1:${await server.start()}`;
 }
@@ -96,6 +100,69 @@ describe('socket transport', () => {
     await server!.close();
     server = null;
     await expect(done).resolves.toBe('run finished');
+  });
+
+  it('moves frames through shared memory with a worker on this machine: the same gradient bit for bit as over the socket', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'shm-socket-'));
+    const model = createModel({ numClasses: 10, dropout: false, seed: 3 });
+    const weights = getWeightsFlat(model, 'all');
+    const trainable = weights.map((v, i) => v + (i % 7) * 1e-4);
+    // 3 images: the labels blob ends unaligned, the frame with padding.
+    const images = new Uint8Array(3 * 3072).map((_, i) => (i * 13) % 256);
+    const labels = new Uint8Array([4, 1, 9]);
+    const gradientVia = async (shm: boolean): Promise<{ bytes: Buffer; shared: boolean | undefined }> => {
+      const pool = new WorkerPool();
+      const url = await start(pool, undefined, shm ? { root } : false);
+      const done = runSocketWorker({ url, workerId: `w-${shm}`, backend: 'wasm', device: 'cpu', shmRoot: root });
+      await pool.waitFor(1, 20_000);
+      const link = pool.live()[0]!;
+      await link.setModel({ type: 'set-model', modelId: 1, numClasses: 10, frozenLayers: 0, dropout: false, weights });
+      const reply = await link.compute({ type: 'compute', modelId: 1, step: 0, weights: trainable, images, labels, count: 3 });
+      expect(reply.weightsCrc).toBe(weightsCrc(trainable));
+      const out = { bytes: Buffer.from(reply.gradients.slice().buffer), shared: link.info.sharedMemory };
+      await server!.close();
+      server = null;
+      await expect(done).resolves.toBe('run finished');
+      return out;
+    };
+    try {
+      const viaShm = await gradientVia(true);
+      const viaSocket = await gradientVia(false);
+      expect(viaShm.shared).toBe(true);
+      expect(viaSocket.shared).toBe(false);
+      expect(viaShm.bytes.length).toBe(1_250_858 * 4);
+      expect(viaShm.bytes.equals(viaSocket.bytes)).toBe(true);
+      // The run folder and the worker's probe are gone once the coordinator closed.
+      expect(readdirSync(root)).toEqual([]);
+    } finally {
+      model.dispose();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps frames on the socket for a peer whose probe is not in our folder, and drops one that answers with a shared-memory reference anyway', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'shm-socket-'));
+    try {
+      const pool = new WorkerPool();
+      const url = await start(pool, undefined, { root });
+      const s = connect(url, { auth: { protocolVersion: PROTOCOL_VERSION }, transports: ['websocket'], reconnection: false });
+      await new Promise<void>((resolve) => s.on('connect', () => resolve()));
+      // The probe names a path outside the folder: no shared memory offered back.
+      const welcome = decodeMessage(
+        await s.emitWithAck('msg', encodeMessage({ type: 'hello', protocolVersion: PROTOCOL_VERSION, workerId: 'liar', backend: 'x', device: 'x', hostname: hostname(), pid: 1, shmProbe: { probe: '../../etc/hostname', nonce: 'x' } })),
+        'welcome',
+      );
+      expect(welcome.shm).toBeUndefined();
+      s.on('msg', (_payload: unknown, ack: (r: unknown) => void) => ack({ shm: 5_000_000 }));
+      await pool.waitFor(1, 5_000);
+      const link = pool.live()[0]!;
+      expect(link.info.sharedMemory).toBe(false);
+      await expect(link.compute({ type: 'compute', modelId: 1, step: 0, images: new Uint8Array(3072), labels: new Uint8Array(1), count: 1 }))
+        .rejects.toThrow(/E_PROTO_DECODE|shared-memory frame reference on a link without shared memory/);
+      s.disconnect();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('drops a worker that sends unsolicited messages', async () => {
