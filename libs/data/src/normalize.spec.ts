@@ -21,6 +21,17 @@ describe('normalizeImages', () => {
     expect(out[0]).toBeCloseTo(-1.98922, 4);
   });
 
+  it('writes into a given buffer (a view of its first count * 3072 values) the values a fresh array gets, and refuses a short one', () => {
+    const img = new Uint8Array(2 * IMAGE_BYTES).map((_, i) => (i * 29) % 256);
+    const scratch = new Float32Array(3 * IMAGE_BYTES).fill(Number.NaN);
+    const got = normalizeImages(img, 2, scratch);
+    expect(got.buffer).toBe(scratch.buffer);
+    expect(got).toHaveLength(2 * IMAGE_BYTES);
+    expect(Array.from(got)).toEqual(Array.from(normalizeImages(img, 2)));
+    expect(Number.isNaN(scratch[2 * IMAGE_BYTES])).toBe(true);
+    expectThrowsData(() => normalizeImages(img, 2, new Float32Array(IMAGE_BYTES)), 'E_DATA_ARGUMENT');
+  });
+
   it('exposes the README figures', () => {
     expect(CIFAR10_MEAN).toEqual([125.3069, 122.9504, 113.8654]);
     expect(CIFAR10_STD).toEqual([62.9932, 62.0887, 66.7049]);

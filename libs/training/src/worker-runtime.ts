@@ -35,12 +35,14 @@ export class WorkerRuntime {
   static readonly VERIFY_EVERY = 50;
   /** The gradient array handed out by the last compute, reused by the next (see `reuseGradients`). */
   private gradientBuffer: Float32Array | null = null;
+  /** Normalised pixels of the last request, reused by the next (see `reuseGradients`). */
+  private pixelBuffer: Float32Array | null = null;
 
   /**
-   * @param opts.reuseGradients every compute writes its gradient into the same array: for a
-   *   transport that sends a reply before the next request is handled (the socket worker). A
-   *   fresh 5 MB array per step costs ~15 ms of page faults on a VM. Off by default: an
-   *   in-process caller may hold replies across requests.
+   * @param opts.reuseGradients every compute writes its gradient into the same array (and the
+   *   normalised pixels into one scratch array): for a transport that sends a reply before the
+   *   next request is handled (the socket worker). A fresh 5 MB array per step costs ~15 ms of
+   *   page faults on a VM. Off by default: an in-process caller may hold replies across requests.
    */
   constructor(private readonly opts: { reuseGradients?: boolean } = {}) {}
 
@@ -85,7 +87,7 @@ export class WorkerRuntime {
     const model = this.requireModel(msg.modelId);
     this.loadTrainable(model, msg.weights);
     const started = performance.now();
-    const xs = normalizeImages(msg.images, msg.count);
+    const xs = normalizeImages(msg.images, msg.count, this.pixelsOut(msg.count));
     const result = msg.microBatch ? this.computeMicroBatches(model, xs, msg, msg.microBatch) : computeGradients(model, xs, msg.labels, msg.count, this.gradientOut(model));
     return {
       type: 'gradient',
@@ -97,6 +99,12 @@ export class WorkerRuntime {
       weightsCrc: this.crc,
       computeMs: performance.now() - started,
     };
+  }
+
+  private pixelsOut(count: number): Float32Array | undefined {
+    if (this.opts.reuseGradients !== true) return undefined;
+    if (this.pixelBuffer === null || this.pixelBuffer.length < count * 3072) this.pixelBuffer = new Float32Array(count * 3072);
+    return this.pixelBuffer;
   }
 
   private gradientOut(model: tf.LayersModel): { out?: Float32Array } {

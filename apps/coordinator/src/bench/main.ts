@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- [options]`: training and inference throughput of one worker process and of N
  * through the real coordinator, the split of a synchronous step, peak memory, and the same network
- * in PyTorch (bench/peer_torch.py) when python3 can import torch. Prints a table; --out writes JSON.
+ * in PyTorch (bench/peer_torch.py) when python3 can import torch, and the machine's own ceiling of
+ * scaling (the same step in N independent processes). Prints a table; --out writes JSON.
  * A measuring tool: it asserts nothing, and its numbers depend on what else the machine is doing.
  */
 import { writeFile } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import { availableParallelism, cpus, hostname } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadCifar10, loadFinetuneDataset, resolveDataDir, type ImageSet } from '@cifar-dist/data';
 import { createLog } from '../log.js';
+import { computeCeiling } from './ceiling.js';
 import { codecCost } from './codec-cost.js';
 import { defaultPython, runPeer, type PeerResult } from './peer.js';
 import { ownPeakRssMb } from './rss.js';
@@ -70,26 +72,23 @@ async function main(argv: string[]): Promise<void> {
   const log = createLog('bench');
   const windows = o.quick ? 3 : o.windows;
   const windowSteps = o.quick ? 3 : o.windowSteps;
-  const warmup = o.quick ? 2 : 5;
+  const warmup = o.quick ? 2 : 3;
   const { source, data } = await loadSource(o.dataDir, log);
   const cluster = new BenchCluster({ log, ...(o.backend ? { backend: o.backend } : {}) });
   await cluster.start();
   let report: BenchReport;
   try {
-    log('1 worker: training');
-    await cluster.scaleTo(1);
-    const single = await cluster.training(source, o.batch, warmup, windows, windowSteps);
-    log('1 worker: inference');
-    const inferenceSingle = await cluster.inference(source, o.quick ? 1000 : 5000);
-    log(`${workers} workers: training`);
     await cluster.scaleTo(workers);
-    const multi = await cluster.training(source, o.batch, warmup, windows, windowSteps);
-    log(`${workers} workers: inference`);
+    log(`training: 1 worker and ${workers} workers in alternating windows`);
+    const { single, multi } = await cluster.training(source, o.batch, warmup, windows, windowSteps);
+    log('inference');
     const inferenceMulti = await cluster.inference(source, o.quick ? 2000 : 10000);
     const workerRss = cluster.workerPeakRss();
     const backends = cluster.backends;
     await cluster.stop();
     const codec = codecCost(1_250_858);
+    log(`compute only: 1 process, then ${workers} at once`);
+    const ceiling = await computeCeiling(workers, o.batch, o.quick ? 2 : 3, o.quick ? 5 : 8, o.quick ? 1 : 2);
     let peer: PeerResult = { ok: false, reason: 'skipped (--no-peer)' };
     if (o.peer) {
       log(`PyTorch peer (${o.python})`);
@@ -107,8 +106,9 @@ async function main(argv: string[]): Promise<void> {
       multi: { workers: multi.workers, imagesPerSecond: multi.imagesPerSecond, windows: multi.windows, step: multi.step },
       scaling: multi.imagesPerSecond / single.imagesPerSecond,
       exchangeMs: multi.step.wireMs + multi.step.averageMs,
+      ceiling,
       codec,
-      inference: { single: inferenceSingle.imagesPerSecond, multi: inferenceMulti.imagesPerSecond },
+      inference: { multi: inferenceMulti.imagesPerSecond },
       peer: peer.ok
         ? {
             torch: peer.figures.torch,

@@ -1,4 +1,5 @@
 import type { StepTimings } from '@cifar-dist/training';
+import type { CeilingFigures } from './ceiling.js';
 
 /** The figures of one `npm run bench` (the JSON written by --out). */
 export interface BenchReport {
@@ -15,10 +16,12 @@ export interface BenchReport {
   scaling: number;
   /** Median synchronous gradient exchange of the multi run, ms: wire (encode, transfer, decode, both ways) plus averaging. */
   exchangeMs: number;
+  /** The same training step in 1 process alone and in N at once, with no coordinator: the machine's own scaling. */
+  ceiling: CeilingFigures;
   /** One 1,250,858-float gradient frame through the codec in this process, ms. */
   codec: { encodeMs: number; decodeMs: number; frameBytes: number };
-  /** Sharded forward pass, images/s. */
-  inference: { single: number; multi: number };
+  /** Sharded forward pass over every worker, images/s. */
+  inference: { multi: number };
   peer: {
     torch?: string;
     blas?: string;
@@ -54,8 +57,8 @@ export function formatBench(r: BenchReport): string {
     ['train img/s, 1 worker', f(r.single.imagesPerSecond), f(p.single.imagesPerSecond), ratio(r.single.imagesPerSecond, p.single.imagesPerSecond), '≥ 1.00×', mark(p.single.imagesPerSecond === null ? null : r.single.imagesPerSecond >= p.single.imagesPerSecond)],
     [`train img/s, ${n} workers`, f(r.multi.imagesPerSecond), f(p.multi.imagesPerSecond), ratio(r.multi.imagesPerSecond, p.multi.imagesPerSecond), '', ''],
     [`scaling ${n}/1`, f(r.scaling, 2), f(peerScaling, 2), '', `≥ ${n === 2 ? '1.90' : (0.95 * n).toFixed(2)}`, mark(r.scaling >= 0.95 * n)],
+    [`  machine ceiling ${n}/1 (compute only)`, f(r.ceiling.scaling, 2), '', '', '', ''],
     ['exchange ms (vs gloo all-reduce)', f(r.exchangeMs), f(p.allreduceMs), ratio(r.exchangeMs, p.allreduceMs), '≤ 1.00×', mark(p.allreduceMs === null ? null : r.exchangeMs <= p.allreduceMs)],
-    ['inference img/s, 1 worker', f(r.inference.single), '', '', '', ''],
     [`inference img/s, ${n} workers`, f(r.inference.multi), '', '', '', ''],
     ['peak RSS worker MiB', f(r.rssMb.worker, 0), '', '', '≤ 600', mark(r.rssMb.worker === null ? null : r.rssMb.worker <= 600)],
     ['peak RSS coordinator MiB', f(r.rssMb.coordinator, 0), '', '', '≤ 1536', mark(r.rssMb.coordinator <= 1536)],
@@ -69,6 +72,8 @@ export function formatBench(r: BenchReport): string {
     '',
     `step, 1 worker:  ${split(r.single.step)}`,
     `step, ${n} workers: ${split(r.multi.step)}`,
+    `compute only (no coordinator, no exchange): 1 process ${f(r.ceiling.single)} img/s; ${n} at once ${f(r.ceiling.multi)} img/s, ` +
+      `median step ${r.ceiling.stepMs.map((ms) => f(ms, 0)).join(' / ')} ms`,
     `codec, one ${(r.codec.frameBytes / 1e6).toFixed(1)} MB gradient frame: encode ${f(r.codec.encodeMs, 2)} ms, decode ${f(r.codec.decodeMs, 2)} ms`,
   ].join('\n');
 }

@@ -74,7 +74,7 @@ export class BenchCluster {
     return this.pool.live().map((l) => `${l.info.backend} (${l.info.device})`);
   }
 
-  private runner(train: ImageSet, test: ImageSet, batchSize: number, onStep?: (s: StepInfo) => void): PhaseRunner {
+  private runner(train: ImageSet, test: ImageSet, batchSize: number, pool: WorkerPool, onStep?: (s: StepInfo) => void): PhaseRunner {
     const model = createModel({ numClasses: train.classNames.length, seed: 1 });
     const config = defaultConfig({ batchSize, evaluateTrain: false, augment: true, dropout: true });
     return new PhaseRunner({
@@ -89,59 +89,76 @@ export class BenchCluster {
       epochs: 1,
       schedule: { lr: 0.01, warmupEpochs: 0, decay: 'constant', minFactor: 1 },
       config,
-      pool: this.pool,
+      pool,
       hooks: onStep ? { onStep } : {},
     });
   }
 
+  /** A pool of the first `n` live workers (they stay in the server's pool too). */
+  private subPool(n: number): WorkerPool {
+    const pool = new WorkerPool();
+    for (const link of this.pool.live().slice(0, n)) pool.add(link);
+    return pool;
+  }
+
   /**
-   * Trains warmup + windows × stepsPerWindow steps with `perWorkerBatch` × live workers per global
-   * batch on images drawn from `source`, and reports images/s per window (median) and the median
-   * split of a step.
+   * Trains `warmup` + `stepsPerWindow` steps on `pool` with `perWorkerBatch` × its workers per
+   * global batch: the images/s of the timed window and each timed step's split.
    */
-  async training(source: ImageSet, perWorkerBatch: number, warmup: number, windows: number, stepsPerWindow: number): Promise<TrainingFigures> {
-    const workers = this.pool.size;
-    const globalBatch = perWorkerBatch * workers;
-    const steps = warmup + windows * stepsPerWindow;
-    const train = slice(source, steps * globalBatch);
-    const test = slice(source, workers);
+  private async window(pool: WorkerPool, source: ImageSet, perWorkerBatch: number, warmup: number, stepsPerWindow: number): Promise<{ rate: number; timings: StepTimings[] }> {
+    const globalBatch = perWorkerBatch * pool.size;
+    const train = slice(source, (warmup + stepsPerWindow) * globalBatch);
     const stamps: number[] = [];
     const timings: StepTimings[] = [];
-    const runner = this.runner(train, test, globalBatch, (s) => {
+    const runner = this.runner(train, slice(source, pool.size), globalBatch, pool, (s) => {
       stamps.push(performance.now());
       if (s.step > warmup) timings.push(s.timings);
     });
-    const first = performance.now();
     await runner.run();
-    const windowRates: number[] = [];
-    for (let w = 0; w < windows; w++) {
-      const from = warmup + w * stepsPerWindow - 1;
-      const start = from < 0 ? first : (stamps[from] as number);
-      const end = stamps[warmup + (w + 1) * stepsPerWindow - 1] as number;
-      windowRates.push((stepsPerWindow * globalBatch * 1000) / (end - start));
-    }
     runner.opts.model.dispose();
-    const pick = (k: keyof StepTimings): number => median(timings.map((t) => t[k]));
-    return {
-      workers,
-      globalBatch,
-      imagesPerSecond: median(windowRates),
-      windows: windowRates,
-      step: {
-        prepareMs: pick('prepareMs'),
-        computeMs: pick('computeMs'),
-        wireMs: pick('wireMs'),
-        averageMs: pick('averageMs'),
-        optimizerMs: pick('optimizerMs'),
-        stepMs: pick('stepMs'),
-      },
+    const start = stamps[warmup - 1] as number;
+    const end = stamps[warmup + stepsPerWindow - 1] as number;
+    return { rate: (stepsPerWindow * globalBatch * 1000) / (end - start), timings };
+  }
+
+  /**
+   * Training throughput of 1 worker and of every live worker, measured in alternating windows
+   * (1, N, 1, N, ...) so that a slow spell of the machine weighs on both alike: per
+   * configuration the median images/s over its windows and the median split of its steps.
+   */
+  async training(source: ImageSet, perWorkerBatch: number, warmup: number, windows: number, stepsPerWindow: number): Promise<{ single: TrainingFigures; multi: TrainingFigures }> {
+    const one = this.subPool(1);
+    const all = this.subPool(this.pool.size);
+    const runs = { single: [] as Array<{ rate: number; timings: StepTimings[] }>, multi: [] as Array<{ rate: number; timings: StepTimings[] }> };
+    for (let w = 0; w < windows; w++) {
+      runs.single.push(await this.window(one, source, perWorkerBatch, Math.max(1, warmup), stepsPerWindow));
+      runs.multi.push(await this.window(all, source, perWorkerBatch, Math.max(1, warmup), stepsPerWindow));
+    }
+    const figures = (workers: number, list: Array<{ rate: number; timings: StepTimings[] }>): TrainingFigures => {
+      const timings = list.flatMap((r) => r.timings);
+      const pick = (k: keyof StepTimings): number => median(timings.map((t) => t[k]));
+      return {
+        workers,
+        globalBatch: perWorkerBatch * workers,
+        imagesPerSecond: median(list.map((r) => r.rate)),
+        windows: list.map((r) => r.rate),
+        step: {
+          prepareMs: pick('prepareMs'),
+          computeMs: pick('computeMs'),
+          wireMs: pick('wireMs'),
+          averageMs: pick('averageMs'),
+          optimizerMs: pick('optimizerMs'),
+          stepMs: pick('stepMs'),
+        },
+      };
     };
+    return { single: figures(1, runs.single), multi: figures(all.size, runs.multi) };
   }
 
   /** Sharded forward pass over `count` images (after one warm-up pass over a few chunks). */
   async inference(source: ImageSet, count: number): Promise<InferenceFigures> {
     const set = slice(source, count);
-    const runner = this.runner(set, set, 64);
+    const runner = this.runner(set, set, 64, this.pool);
     await runner.predict(slice(source, 500 * this.pool.size));
     const t0 = performance.now();
     await runner.predict(set);
