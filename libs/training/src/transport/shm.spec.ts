@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -69,6 +69,18 @@ describe('ShmChannel', () => {
     expect(second.gradients[0]).toBe(2);
     worker.close();
     run.close();
+  });
+
+  it.runIf(existsSync('/dev/full'))('falls back to inline frames, for good, when the file cannot be written (a full /dev/shm)', () => {
+    // Every write to /dev/full fails with ENOSPC.
+    const channel = new ShmChannel('/dev/full', join(root, 'in.bin'));
+    const msg = compute(2, new Float32Array(40_000).fill(0.5));
+    const first = channel.send(msg);
+    expect(first).toBeInstanceOf(Uint8Array);
+    expect(bytes(first as Uint8Array).equals(bytes(encodeMessage(msg)))).toBe(true);
+    expect(channel.sendError?.message).toMatch(/ENOSPC/);
+    expect(channel.send(msg)).toBeInstanceOf(Uint8Array);
+    channel.close();
   });
 
   it('refuses a reference over the size bound, one the file cannot back, and any reference where only inline frames may come', () => {

@@ -63,17 +63,29 @@ export class ShmChannel {
     }
   }
 
-  /** The message's frame inline when small, else written to the send file, piece by piece (no 5 MB frame is assembled), and referenced. */
+  /** Why sending through the file stopped (e.g. ENOSPC: a small /dev/shm), once it has. */
+  sendError: Error | null = null;
+
+  /**
+   * The message's frame inline when small, else written to the send file, piece by piece (no 5 MB
+   * frame is assembled), and referenced. When the file cannot be written (a full /dev/shm: Docker
+   * gives 64 MB by default) this frame and every later one go inline instead; `sendError` says why.
+   */
   send(message: Message): Payload {
     const frame = encodeFrameParts(message);
-    if (this.closed || frame.byteLength < SHM_MIN_BYTES) return encodeMessage(message);
-    let end = 0;
-    for (const { offset, bytes } of frame.parts) {
-      this.write(bytes, offset);
-      end = offset + bytes.byteLength;
+    if (this.closed || this.sendError !== null || frame.byteLength < SHM_MIN_BYTES) return encodeMessage(message);
+    try {
+      let end = 0;
+      for (const { offset, bytes } of frame.parts) {
+        this.write(bytes, offset);
+        end = offset + bytes.byteLength;
+      }
+      // The frame ends with the last blob's alignment padding: write it too, so the file is never short.
+      if (end < frame.byteLength) this.write(new Uint8Array(frame.byteLength - end), end);
+    } catch (err) {
+      this.sendError = err as Error;
+      return encodeMessage(message);
     }
-    // The frame ends with the last blob's alignment padding: write it too, so the file is never short.
-    if (end < frame.byteLength) this.write(new Uint8Array(frame.byteLength - end), end);
     return { shm: frame.byteLength };
   }
 

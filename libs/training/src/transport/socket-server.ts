@@ -104,7 +104,12 @@ class SocketLink implements WorkerLink {
       const gone = (why: string): void => fail(`${why} before answering '${msg.type}'`);
       const timer = setTimeout(() => fail(`did not answer '${msg.type}' within ${this.opts.requestTimeoutMs} ms`), this.opts.requestTimeoutMs);
       this.pending.add(gone);
-      this.socket.emit('msg', viaShm && this.shm ? this.shm.send(msg) : encodeMessage(msg), (answer: unknown) => {
+      const payload = viaShm && this.shm ? this.shm.send(msg) : encodeMessage(msg);
+      if (this.shm?.sendError && !this.shmSuspended) {
+        this.shmSuspended = true;
+        this.opts.log?.(`worker ${this.info.workerId}: shared memory unusable (${this.shm.sendError.message}); frames go over the socket`);
+      }
+      this.socket.emit('msg', payload, (answer: unknown) => {
         settle();
         resolve({ answer, viaShm });
       });

@@ -138,7 +138,9 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
       const viaShm = isShmRef(payload) && shm !== null;
       const answer = (message: Message): void => {
         if (typeof ack !== 'function') return;
+        const hadError = shm?.sendError ?? null;
         ack(viaShm && shm ? shm.send(message) : encodeMessage(message));
+        if (shm?.sendError && hadError === null) log(`shared memory unusable (${shm.sendError.message}); answering over the socket`);
       };
       try {
         const msg = decodeMessage(viaShm && shm ? shm.receive(payload, maxBytes) : inlineOnly(payload), undefined, maxBytes);
