@@ -5,10 +5,10 @@ import { encodeFrameParts, encodeMessage, ProtocolError, type Message, type Payl
 
 /*
  * Shared-memory frames between a coordinator and the workers on its own machine, the way NCCL
- * and gloo use shared memory within a node. A 5 MB frame costs a socket.io round trip ~10-20 ms
- * each way on loopback (WebSocket framing, 64 KiB chunks, reassembly); written to a tmpfs file
- * and read back it costs ~0.5 ms + ~2 ms, and only a few bytes ({ shm: length }) go over the
- * socket. Each worker has two files, one per direction, that only the coordinator names, so a
+ * and gloo use shared memory within a node. A 5 MB frame took 20-40 ms each way over socket.io
+ * on loopback here (WebSocket framing, 64 KiB chunks, reassembly); written to a tmpfs file and
+ * read back into a reused buffer it takes ~0.5 ms + ~1 ms, and only a few bytes ({ shm: length })
+ * go over the socket. Each worker has two files, one per direction, that only the coordinator names, so a
  * peer never chooses a path. Order is guaranteed by the socket: a frame is fully written before
  * its reference is sent, and the next frame in that direction is written only after the answer.
  */
@@ -34,7 +34,7 @@ export function isShmRef(payload: unknown): payload is ShmRef {
   return typeof payload === 'object' && payload !== null && !(payload instanceof Uint8Array) && typeof (payload as ShmRef).shm === 'number';
 }
 
-/** One direction's file pair of a link: frames go out through `sendPath`, come in through `receivePath`. */
+/** One end of a link's two files: frames go out through `sendPath` and come in through `receivePath`. */
 export class ShmChannel {
   private readonly sendFd: number;
   private readonly receiveFd: number;
