@@ -64,12 +64,16 @@ export function encodeFrameParts(message: Message): FrameParts {
   return { byteLength: offset, parts };
 }
 
-/** Encodes one message into a frame; the caller built it from typed values, so no guard runs here. */
-export function encodeMessage(message: Message): Uint8Array {
-  const { byteLength, parts } = encodeFrameParts(message);
+/** The pieces of a frame put together (alignment padding zeroed). */
+export function assembleFrame({ byteLength, parts }: FrameParts): Uint8Array {
   const frame = new Uint8Array(byteLength);
   for (const p of parts) frame.set(p.bytes, p.offset);
   return frame;
+}
+
+/** Encodes one message into a frame; the caller built it from typed values, so no guard runs here. */
+export function encodeMessage(message: Message): Uint8Array {
+  return assembleFrame(encodeFrameParts(message));
 }
 
 function isBlobRef(v: unknown): v is BlobRef {

@@ -1,6 +1,6 @@
 export * from './errors.js';
 export * from './messages.js';
 export { assertMessage } from './guards.js';
-export { encodeMessage, encodeFrameParts, decodeMessage, allFinite, type FrameParts } from './codec.js';
+export { assembleFrame, encodeMessage, encodeFrameParts, decodeMessage, allFinite, type FrameParts } from './codec.js';
 export { tokensEqual } from './token.js';
 export { weightsCrc } from './checksum.js';

@@ -1,4 +1,5 @@
 import type { ImageSet } from '@cifar-dist/data';
+import { defaultConfig, type TrainConfig } from './config.js';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -36,4 +37,20 @@ export function exposeGc(): (() => void) | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * A small training config for tests that compare runs bit for bit without --deterministic: no
+ * augmentation, dropout or training-set evaluation, a constant learning rate of 0.001, and equal
+ * shards (shard sizes that follow measured, timing-dependent worker speeds would change the sums).
+ */
+export function comparableConfig(overrides: Partial<TrainConfig>): TrainConfig {
+  return defaultConfig({
+    augment: false,
+    dropout: false,
+    balanceShards: false,
+    evaluateTrain: false,
+    schedule: { lr: 0.001, warmupEpochs: 0, decay: 'constant', minFactor: 1 },
+    ...overrides,
+  });
 }

@@ -45,9 +45,9 @@ describe('WorkerRuntime', () => {
     for (const rt of [a, b, c]) rt.dispose();
   });
 
-  it('with reuseGradients hands out one array, overwritten by each compute with the values a fresh one would hold', () => {
+  it('with reuseBuffers hands out one array, overwritten by each compute with the values a fresh one would hold', () => {
     const fresh = new WorkerRuntime();
-    const reuse = new WorkerRuntime({ reuseGradients: true });
+    const reuse = new WorkerRuntime({ reuseBuffers: true });
     fresh.setModel({ ...setModel, dropout: false });
     reuse.setModel({ ...setModel, dropout: false });
     const first = compute(reuse, 0).gradients;

@@ -33,18 +33,18 @@ export class WorkerRuntime {
   private loads = 0;
   /** Every this many weight loads the model's weights are read back and checked. */
   static readonly VERIFY_EVERY = 50;
-  /** The gradient array handed out by the last compute, reused by the next (see `reuseGradients`). */
+  /** The gradient array handed out by the last compute, reused by the next (see `reuseBuffers`). */
   private gradientBuffer: Float32Array | null = null;
-  /** Normalised pixels of the last request, reused by the next (see `reuseGradients`). */
+  /** Normalised pixels of the last request, reused by the next (see `reuseBuffers`). */
   private pixelBuffer: Float32Array | null = null;
 
   /**
-   * @param opts.reuseGradients every compute writes its gradient into the same array (and the
+   * @param opts.reuseBuffers every compute writes its gradient into the same array (and the
    *   normalised pixels into one scratch array): for a transport that sends a reply before the
    *   next request is handled (the socket worker). A fresh 5 MB array per step costs ~15 ms of
    *   page faults on a VM. Off by default: an in-process caller may hold replies across requests.
    */
-  constructor(private readonly opts: { reuseGradients?: boolean } = {}) {}
+  constructor(private readonly opts: { reuseBuffers?: boolean } = {}) {}
 
   /** Builds the network described by the message and loads every weight. */
   setModel(msg: SetModelMessage): ReadyMessage {
@@ -102,13 +102,13 @@ export class WorkerRuntime {
   }
 
   private pixelsOut(count: number): Float32Array | undefined {
-    if (this.opts.reuseGradients !== true) return undefined;
+    if (this.opts.reuseBuffers !== true) return undefined;
     if (this.pixelBuffer === null || this.pixelBuffer.length < count * 3072) this.pixelBuffer = new Float32Array(count * 3072);
     return this.pixelBuffer;
   }
 
   private gradientOut(model: tf.LayersModel): { out?: Float32Array } {
-    if (this.opts.reuseGradients !== true) return {};
+    if (this.opts.reuseBuffers !== true) return {};
     const length = flatLength(model, 'trainable');
     if (this.gradientBuffer === null || this.gradientBuffer.length !== length) this.gradientBuffer = new Float32Array(length);
     return { out: this.gradientBuffer };

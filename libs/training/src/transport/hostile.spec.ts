@@ -19,7 +19,7 @@ import {
   type Message,
   type ServerToClientEvents,
 } from '@cifar-dist/protocol';
-import { defaultConfig, type TrainConfig } from '../config.js';
+import type { TrainConfig } from '../config.js';
 import { InProcessLink } from '../in-process-link.js';
 import { PhaseRunner } from '../phase-runner.js';
 import { WorkerPool } from '../worker-pool.js';
@@ -27,7 +27,7 @@ import { WorkerRuntime } from '../worker-runtime.js';
 import type { WorkerLink } from '../worker-link.js';
 import { SocketCoordinatorServer } from './socket-server.js';
 import { runSocketWorker } from './socket-worker.js';
-import { CLASS_NAMES, syntheticSet } from '../test-support.js';
+import { CLASS_NAMES, comparableConfig, syntheticSet } from '../test-support.js';
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -44,18 +44,7 @@ const train = syntheticSet(TRAIN_COUNT, 1);
 const test = syntheticSet(8, 2);
 
 function config(): TrainConfig {
-  return defaultConfig({
-    batchSize: BATCH,
-    epochs: EPOCHS,
-    augment: false,
-    dropout: false,
-    // Equal shards: comparing runs bit for bit without --deterministic needs shard sizes that
-    // do not follow measured (timing-dependent) worker speeds.
-    balanceShards: false,
-    evaluateTrain: false,
-    evalChunk: 8,
-    schedule: { lr: 0.001, warmupEpochs: 0, decay: 'constant', minFactor: 1 },
-  });
+  return comparableConfig({ batchSize: BATCH, epochs: EPOCHS, evalChunk: 8 });
 }
 
 interface RunResult {

@@ -15,14 +15,14 @@ import {
   type ClientToServerEvents,
   type ServerToClientEvents,
 } from '@cifar-dist/protocol';
-import { defaultConfig, type TrainConfig } from '../config.js';
+import type { TrainConfig } from '../config.js';
 import { InProcessLink } from '../in-process-link.js';
 import { PhaseRunner } from '../phase-runner.js';
 import type { WorkerLink } from '../worker-link.js';
 import { WorkerPool } from '../worker-pool.js';
 import { SocketCoordinatorServer } from './socket-server.js';
 import { runSocketWorker } from './socket-worker.js';
-import { CLASS_NAMES, exposeGc, syntheticSet } from '../test-support.js';
+import { CLASS_NAMES, comparableConfig, exposeGc, syntheticSet } from '../test-support.js';
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -41,18 +41,7 @@ const train = syntheticSet(TRAIN_COUNT, 3);
 const test = syntheticSet(8, 4);
 
 function config(): TrainConfig {
-  return defaultConfig({
-    batchSize: BATCH,
-    epochs: 1,
-    augment: false,
-    dropout: false,
-    // Equal shards: comparing runs bit for bit without --deterministic needs shard sizes that
-    // do not follow measured (timing-dependent) worker speeds.
-    balanceShards: false,
-    evaluateTrain: false,
-    evalChunk: 4,
-    schedule: { lr: 0.001, warmupEpochs: 0, decay: 'constant', minFactor: 1 },
-  });
+  return comparableConfig({ batchSize: BATCH, epochs: 1, evalChunk: 4 });
 }
 
 /** One phase over `pool` from the seed-42 model: final weights, progress, and every onStep's step. */

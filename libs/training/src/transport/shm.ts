@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { encodeFrameParts, encodeMessage, ProtocolError, type Message, type Payload, type ShmRef } from '@cifar-dist/protocol';
+import { assembleFrame, encodeFrameParts, ProtocolError, type Message, type Payload, type ShmRef } from '@cifar-dist/protocol';
 
 /*
  * Shared-memory frames between a coordinator and the workers on its own machine, the way NCCL
@@ -73,7 +73,7 @@ export class ShmChannel {
    */
   send(message: Message): Payload {
     const frame = encodeFrameParts(message);
-    if (this.closed || this.sendError !== null || frame.byteLength < SHM_MIN_BYTES) return encodeMessage(message);
+    if (this.closed || this.sendError !== null || frame.byteLength < SHM_MIN_BYTES) return assembleFrame(frame);
     try {
       let end = 0;
       for (const { offset, bytes } of frame.parts) {
@@ -84,7 +84,7 @@ export class ShmChannel {
       if (end < frame.byteLength) this.write(new Uint8Array(frame.byteLength - end), end);
     } catch (err) {
       this.sendError = err as Error;
-      return encodeMessage(message);
+      return assembleFrame(frame);
     }
     return { shm: frame.byteLength };
   }

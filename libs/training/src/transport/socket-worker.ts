@@ -40,7 +40,7 @@ export interface SocketWorkerOptions {
 export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
   const log = opts.log ?? (() => undefined);
   // Each reply is encoded and sent before the next request is handled: one gradient array will do.
-  const runtime = new WorkerRuntime({ reuseGradients: true });
+  const runtime = new WorkerRuntime({ reuseBuffers: true });
   const maxBytes = opts.maxMessageBytes ?? 64 * 1024 * 1024;
   return new Promise<string>((resolve, reject) => {
     const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(opts.url, {
