@@ -45,7 +45,7 @@ export async function evaluateCommand(argv: readonly string[], io: CommandIo): P
   try {
     const finetune = loaded.report?.config?.finetune ?? {};
     const { set, description } = await loadTestSet(resolveDataDir(o.dataDir), loaded.numClasses, finetune, o.testLimit);
-    const report = evaluateModel(loaded.model, set, loaded.report?.config?.evalChunk ?? DEFAULT_EVAL_CHUNK);
+    const report = await evaluateModel(loaded.model, set, loaded.report?.config?.evalChunk ?? DEFAULT_EVAL_CHUNK);
     if (o.json) {
       io.out(`${JSON.stringify(report, null, 1)}\n`);
     } else {

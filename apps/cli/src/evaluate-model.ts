@@ -16,13 +16,13 @@ export const DEFAULT_EVAL_CHUNK = 500;
  * @param set uint8 NHWC images with labels in [0, numClasses) and classNames (the report's names)
  * @throws ModelError / MetricsError when the labels or shapes do not fit the model
  */
-export function evaluateModel(model: tf.LayersModel, set: ImageSet, evalChunk = DEFAULT_EVAL_CHUNK): ClassificationReport {
+export async function evaluateModel(model: tf.LayersModel, set: ImageSet, evalChunk = DEFAULT_EVAL_CHUNK): Promise<ClassificationReport> {
   const acc = new MetricsAccumulator(set.classNames.length, set.classNames);
   for (let start = 0; start < set.count; start += evalChunk) {
     const end = Math.min(set.count, start + evalChunk);
     const labels = set.labels.subarray(start, end);
     const xs = normalizeImages(set.images.subarray(start * IMAGE_BYTES, end * IMAGE_BYTES), end - start);
-    const { predictions, losses } = evaluateBatch(model, xs, labels, end - start);
+    const { predictions, losses } = await evaluateBatch(model, xs, labels, end - start);
     acc.add(labels, predictions, losses);
   }
   return acc.report();

@@ -91,9 +91,9 @@ describe('evaluate', () => {
 
   it('gives a bit-identical report whatever the chunk size', async () => {
     const set = await loadCifar10(SHARED_DATA_DIR, 'test', { limit: LIMIT });
-    const reference = evaluateModel(model10, set, 500);
-    expect(evaluateModel(model10, set, 64)).toEqual(reference);
-    expect(evaluateModel(model10, set, 7)).toEqual(reference);
+    const reference = await evaluateModel(model10, set, 500);
+    expect(await evaluateModel(model10, set, 64)).toEqual(reference);
+    expect(await evaluateModel(model10, set, 7)).toEqual(reference);
   });
 
   it('fails with a data error (exit 3) when the data folder holds no CIFAR-10', async () => {

@@ -47,7 +47,7 @@ export async function predictCommand(argv: readonly string[], io: CommandIo): Pr
   const loaded = await loadModelDir(o.model, (msg) => io.err(`warning: ${msg}\n`));
   try {
     const { names } = classNamesFor(loaded.numClasses, path.basename(loaded.dir), loaded.report);
-    const probs = predictProbabilities(loaded.model, images, files.length);
+    const probs = await predictProbabilities(loaded.model, images, files.length);
     const k = loaded.numClasses;
     const results = files.map((file, i) => ({ file, top: topK(probs.subarray(i * k, (i + 1) * k), o.top, names) }));
     io.out(o.json ? `${JSON.stringify(results, null, 1)}\n` : formatPredictions(results));

@@ -8,9 +8,10 @@ import { INPUT_SHAPE, INPUT_SIZE, tf } from '@cifar-dist/model';
  *
  * @param images uint8 NHWC [count, 32, 32, 3] RGB; standardised here with `normalizeImages`
  *   (CIFAR-10 per-channel mean/std), exactly the transformation training applied
+ * Reads back asynchronously (a GPU backend cannot read synchronously in Node).
  * @returns float32 [count, numClasses], row-major; each row sums to 1 (to float32 rounding)
  */
-export function predictProbabilities(model: tf.LayersModel, images: Uint8Array, count: number, batchSize = 256): Float32Array {
+export async function predictProbabilities(model: tf.LayersModel, images: Uint8Array, count: number, batchSize = 256): Promise<Float32Array> {
   const xs = normalizeImages(images, count);
   const numClasses = model.outputs[0]?.shape[1];
   if (typeof numClasses !== 'number') throw new Error(`model ${model.name} has no fixed output width`);
@@ -22,7 +23,7 @@ export function predictProbabilities(model: tf.LayersModel, images: Uint8Array, 
       return model.predict(x) as tf.Tensor;
     });
     try {
-      out.set(probs.dataSync(), start * numClasses);
+      out.set(await probs.data(), start * numClasses);
     } finally {
       probs.dispose();
     }

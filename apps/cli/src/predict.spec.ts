@@ -170,7 +170,7 @@ describe.skipIf(!existsSync(path.join(FULL_RUN_DIR, 'model-cifar10')))('predict 
     const top1 = async (list: string[]) =>
       (await predictCommand(argv('--model', fullModel, '--top', '1', '--json', ...list), captureIo())).map((r) => r.top[0]?.class);
     const loaded = await loadModelDir(fullModel);
-    const { predictions } = evaluateBatch(loaded.model, normalizeImages(set.images, n), set.labels, n);
+    const { predictions } = await evaluateBatch(loaded.model, normalizeImages(set.images, n), set.labels, n);
     loaded.model.dispose();
     const names = loaded.report?.phases[0]?.classNames ?? CIFAR10_NAMES;
     expect(await top1(exact)).toEqual(Array.from(predictions, (p) => names[p]));

@@ -12,6 +12,7 @@ import {
   type TrainConfig,
 } from '@cifar-dist/training';
 import { startDashboard } from '@cifar-dist/dashboard';
+import { adapterText } from '@cifar-dist/training';
 import { writeRunArtifacts } from '@cifar-dist/report';
 import { feedDashboard } from './dashboard-feed.js';
 import { createProgress } from './progress.js';
@@ -68,7 +69,7 @@ export async function startCoordinator(opts: StartOptions): Promise<CoordinatorR
   await mkdir(opts.out, { recursive: true });
   const pool = new WorkerPool();
   const runId = randomUUID();
-  pool.on('join', (link) => log(`worker ${link.info.workerId} joined (${link.info.backend}, ${link.info.device}, pid ${link.info.pid}); ${pool.size} live`));
+  pool.on('join', (link) => log(`worker ${link.info.workerId} joined (${link.info.backend}, ${link.info.device}${adapterText(link.info.adapter)}, pid ${link.info.pid}); ${pool.size} live`));
   pool.on('leave', (link, reason) => log(`worker ${link.info.workerId} left: ${reason}; ${pool.size} live`));
   const server = new SocketCoordinatorServer({
     host: opts.host,

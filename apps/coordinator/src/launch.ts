@@ -1,9 +1,6 @@
-import { existsSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
-import { countGpus } from '@cifar-dist/model';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { BACKEND_NAMES, launchGpus, type BackendName } from '@cifar-dist/model';
 import { addTrainOptions, configFromOptions, defaultRunDir, explicitConfigKeys, type CoordinatorOptions } from './options.js';
 import { startCoordinator } from './coordinator.js';
 import { exitCodeFor } from './exit-codes.js';
@@ -12,22 +9,7 @@ import { createLog } from './log.js';
 
 interface LaunchOptions extends CoordinatorOptions {
   workers?: number;
-  backend?: string;
-}
-
-/**
- * True when @tensorflow/tfjs-node-gpu is installed with its native binding (its install step
- * downloads libtensorflow; where that failed the package may be present without the binding).
- * Checked without importing it, so the launcher never loads TensorFlow itself.
- */
-function gpuBackendInstalled(): boolean {
-  try {
-    const pkg = fileURLToPath(import.meta.resolve('@tensorflow/tfjs-node-gpu/package.json'));
-    const lib = path.join(path.dirname(pkg), 'lib');
-    return existsSync(lib) && readdirSync(lib).some((d) => existsSync(path.join(lib, d, 'tfjs_binding.node')));
-  } catch {
-    return false;
-  }
+  backend?: BackendName;
 }
 
 /**
@@ -41,11 +23,14 @@ async function main(argv: string[]): Promise<void> {
       if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('--workers must be a positive integer');
       return n;
     })
-    .option('--backend <name>', 'force the workers\' backend: tensorflow-gpu, tensorflow, wasm or cpu');
+    .addOption(
+      new Option('--backend <name>', "force the workers' backend (webgpu: also a GPU emulated on the CPU, e.g. SwiftShader)").choices([...BACKEND_NAMES]),
+    );
   program.parse(argv);
   const o = program.opts<LaunchOptions>();
   const log = createLog('train', o.logLevel);
-  const gpus = (o.backend === undefined || o.backend === 'tensorflow-gpu') && gpuBackendInstalled() ? countGpus() : 0;
+  // One worker per GPU the chosen backend can use (worker i gets --gpu i), else one per core.
+  const gpus = await launchGpus(o.backend);
   const workers = o.workers ?? (gpus > 0 ? gpus : availableParallelism());
   const out = typeof o.resume === 'string' ? o.resume : o.out ?? defaultRunDir();
   const token = o.token ?? process.env['CIFAR_DIST_TOKEN'];

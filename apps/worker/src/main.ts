@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS, createLogger, type LogLevel } from '@cifar-dist/log';
-import { selectBackend, type BackendName } from '@cifar-dist/model';
-import { runSocketWorker } from '@cifar-dist/training';
+import { BACKEND_NAMES, selectBackend, type BackendName } from '@cifar-dist/model';
+import { adapterText, runSocketWorker } from '@cifar-dist/training';
 
 interface WorkerOptions {
   connect: string;
   token?: string;
   backend?: BackendName;
-  gpu?: string;
+  gpu?: number;
   workerId?: string;
   logLevel: LogLevel;
   reconnectTimeout?: number;
@@ -22,8 +22,14 @@ async function main(argv: string[]): Promise<void> {
     .description('A data-parallel worker: computes gradients for the coordinator at --connect')
     .requiredOption('--connect <url>', 'coordinator URL, e.g. http://127.0.0.1:8080')
     .option('--token <secret>', 'shared secret the coordinator requires (else env CIFAR_DIST_TOKEN)')
-    .addOption(new Option('--backend <name>', 'force one backend instead of the fastest available').choices(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']))
-    .option('--gpu <index>', 'pin this worker to GPU <index> (sets CUDA_VISIBLE_DEVICES)')
+    .addOption(
+      new Option('--backend <name>', 'force one backend instead of the fastest available (webgpu: also a GPU emulated on the CPU)').choices([...BACKEND_NAMES]),
+    )
+    .option('--gpu <index>', 'pin this worker to GPU <index>: CUDA_VISIBLE_DEVICES for tensorflow-gpu, the index-th adapter Dawn lists for webgpu', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('--gpu must be a non-negative integer');
+      return n;
+    })
     .option('--worker-id <id>', 'name in the coordinator\'s logs (default: random)')
     .addOption(new Option('--log-level <level>', 'log verbosity').choices(LOG_LEVELS).default('info'))
     .option('--reconnect-timeout <s>', 'give up after this many seconds without the coordinator (default 300)', (v: string) => {
@@ -49,10 +55,10 @@ async function main(argv: string[]): Promise<void> {
   const log = (msg: string): void => logger.info(msg);
   const choice = await selectBackend({
     ...(o.backend ? { force: o.backend } : {}),
-    ...(o.gpu !== undefined ? { gpuIndex: Number(o.gpu) } : {}),
+    ...(o.gpu !== undefined ? { gpuIndex: o.gpu } : {}),
     log,
   });
-  log(`backend ${choice.name} (${choice.device})`);
+  log(`backend ${choice.name} (${choice.device}${adapterText(choice.adapter)})`);
   const token = o.token ?? process.env['CIFAR_DIST_TOKEN'];
   const reason = await runSocketWorker({
     url: o.connect,
@@ -60,6 +66,7 @@ async function main(argv: string[]): Promise<void> {
     workerId,
     backend: choice.name,
     device: choice.device,
+    ...(choice.adapter ? { adapter: choice.adapter } : {}),
     log,
     onWelcome: ({ rank }) => {
       logger = base.child({ rank });

@@ -53,7 +53,10 @@ export function rawRequest(url: string, method: string, headers: Record<string, 
 
 export const WORKERS: DashboardWorker[] = [
   { workerId: 'w-a', rank: 0, backend: 'wasm', device: 'cpu', hostname: 'node-1', pid: 4101 },
-  { workerId: 'w-b', rank: 1, backend: 'tensorflow', device: 'GPU 0', hostname: 'node-2', pid: 4202 },
+  {
+    workerId: 'w-b', rank: 1, backend: 'webgpu', device: 'NVIDIA H200 (webgpu, nvidia hopper)', hostname: 'node-2', pid: 4202,
+    adapter: { vendor: 'nvidia', architecture: 'hopper', device: 'NVIDIA H200', driver: 'NVIDIA 570.86.15', emulated: false, index: 1 },
+  },
 ];
 
 /** Step event number `i` (1-based global step) of a made-up cifar10 phase with 50 steps/epoch. */

@@ -14,6 +14,8 @@ export interface DashboardWorker {
   device: string;
   hostname: string;
   pid: number;
+  /** The GPU adapter of a webgpu worker: vendor, architecture, device name, driver. */
+  adapter?: { vendor: string; architecture: string; device: string; driver: string; emulated: boolean; index: number };
 }
 
 /** A run started (or restarted): resets everything the page shows. */

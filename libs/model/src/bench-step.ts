@@ -37,18 +37,18 @@ async function main(): Promise<void> {
   const model = createModel({ numClasses: 10, seed: 1 });
   const { xs, labels } = randomBatch(batch);
 
-  for (let i = 0; i < 2; i++) computeGradients(model, xs, labels, batch);
+  for (let i = 0; i < 2; i++) await computeGradients(model, xs, labels, batch);
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {
     const t0 = performance.now();
-    computeGradients(model, xs, labels, batch);
+    await computeGradients(model, xs, labels, batch);
     times.push(performance.now() - t0);
   }
-  evaluateBatch(model, xs, labels, batch, { batchSize: batch });
+  await evaluateBatch(model, xs, labels, batch, { batchSize: batch });
   const fwd: number[] = [];
   for (let i = 0; i < steps; i++) {
     const t0 = performance.now();
-    evaluateBatch(model, xs, labels, batch, { batchSize: batch });
+    await evaluateBatch(model, xs, labels, batch, { batchSize: batch });
     fwd.push(performance.now() - t0);
   }
 
@@ -59,8 +59,8 @@ async function main(): Promise<void> {
   console.log(`forward only (evaluateBatch): median ${median(fwd).toFixed(1)} ms`);
 
   if (values.profile) {
-    const info = await tf.profile(() => {
-      computeGradients(model, xs, labels, batch);
+    const info = await tf.profile(async () => {
+      await computeGradients(model, xs, labels, batch);
     });
     const byKernel = new Map<string, number>();
     for (const k of info.kernels) {

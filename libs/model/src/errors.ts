@@ -30,3 +30,9 @@ export class ModelError extends Error {
     this.code = code;
   }
 }
+
+/** An error as one bounded line: native loaders put paths (the useful part) on later lines. */
+export function reasonOf(err: unknown): string {
+  const text = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
+  return text.length > 500 ? `${text.slice(0, 497)}...` : text;
+}

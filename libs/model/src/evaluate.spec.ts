@@ -7,15 +7,15 @@ import { cyclicLabels, randomFloats, useWasm } from './spec-helpers.js';
 describe('evaluateBatch (wasm)', () => {
   beforeAll(useWasm);
 
-  it('gives the same predictions and losses in chunks as in one batch, matching model.predict', () => {
+  it('gives the same predictions and losses in chunks as in one batch, matching model.predict', async () => {
     const model = createModel({ numClasses: 10, seed: 3 });
     const count = 23;
     const xs = randomFloats(count * 3072, 5, 3);
     const labels = cyclicLabels(count, 10);
     const before = tf.memory().numTensors;
-    const whole = evaluateBatch(model, xs, labels, count);
-    const chunked = evaluateBatch(model, xs, labels, count, { batchSize: 5 });
-    const single = evaluateBatch(model, xs, labels, count, { batchSize: 1 });
+    const whole = await evaluateBatch(model, xs, labels, count);
+    const chunked = await evaluateBatch(model, xs, labels, count, { batchSize: 5 });
+    const single = await evaluateBatch(model, xs, labels, count, { batchSize: 1 });
     expect(tf.memory().numTensors).toBe(before);
 
     expect(Array.from(chunked.predictions)).toEqual(Array.from(whole.predictions));
@@ -35,12 +35,12 @@ describe('evaluateBatch (wasm)', () => {
     model.dispose();
   });
 
-  it('rejects bad sizes, labels and batch sizes', () => {
+  it('rejects bad sizes, labels and batch sizes', async () => {
     const model = createModel({ numClasses: 10 });
     const xs = new Float32Array(3 * 3072);
-    expect(() => evaluateBatch(model, xs, [0, 1, 2], 2)).toThrow(expect.objectContaining({ code: 'E_INPUT_SHAPE' }));
-    expect(() => evaluateBatch(model, xs, [0, 1, -1], 3)).toThrow(expect.objectContaining({ code: 'E_LABEL_RANGE' }));
-    expect(() => evaluateBatch(model, xs, [0, 1, 2], 3, { batchSize: 0 })).toThrow(expect.objectContaining({ code: 'E_MODEL_OPTIONS' }));
+    await expect(await evaluateBatch(model, xs, [0, 1, 2], 2)).rejects.toThrow(expect.objectContaining({ code: 'E_INPUT_SHAPE' }));
+    await expect(await evaluateBatch(model, xs, [0, 1, -1], 3)).rejects.toThrow(expect.objectContaining({ code: 'E_LABEL_RANGE' }));
+    await expect(await evaluateBatch(model, xs, [0, 1, 2], 3, { batchSize: 0 })).rejects.toThrow(expect.objectContaining({ code: 'E_MODEL_OPTIONS' }));
     model.dispose();
   });
 });

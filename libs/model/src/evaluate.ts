@@ -14,19 +14,20 @@ export interface EvaluationResult {
 /**
  * Inference-mode forward pass (training = false, dropout off) over `count` samples, in chunks of
  * at most `batchSize` (default 256) so memory stays bounded on large test sets. Chunking does not
- * change the results: every sample is computed independently.
+ * change the results: every sample is computed independently. Reads back asynchronously (a GPU
+ * backend cannot read synchronously in Node).
  *
  * @param xs NHWC float32, `count * 32 * 32 * 3` values, already normalised.
  * @param labels class ids in [0, numClasses), at least `count`.
  * @throws ModelError E_INPUT_SHAPE, E_LABEL_RANGE, E_MODEL_HEAD, E_MODEL_OPTIONS (batchSize < 1).
  */
-export function evaluateBatch(
+export async function evaluateBatch(
   model: tf.LayersModel,
   xs: Float32Array,
   labels: ArrayLike<number>,
   count: number,
   opts: { batchSize?: number } = {},
-): EvaluationResult {
+): Promise<EvaluationResult> {
   const batchSize = opts.batchSize ?? 256;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new ModelError('E_MODEL_OPTIONS', `batchSize must be a positive integer, got ${batchSize}`);
@@ -50,8 +51,9 @@ export function evaluateBatch(
       return [tf.argMax(logits, 1), tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1))];
     });
     try {
-      predictions.set(pred.dataSync(), start);
-      losses.set(loss.dataSync(), start);
+      const [p, l] = await Promise.all([pred.data(), loss.data()]);
+      predictions.set(p, start);
+      losses.set(l, start);
     } finally {
       pred.dispose();
       loss.dispose();

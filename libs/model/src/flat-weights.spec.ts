@@ -133,20 +133,20 @@ describe('setWeightsFlat on wasm', () => {
     model.dispose();
   });
 
-  it('a model that has already computed uses the new weights: the same gradient as a fresh model given them', () => {
+  it('a model that has already computed uses the new weights: the same gradient as a fresh model given them', async () => {
     // The wasm backend caches XNNPACK operators (weights packed) per tensor: new weights must be
     // new tensors, or the cached operators keep computing with the old ones.
     const count = 2;
     const xs = randomFloats(count * 3072, 21);
     const labels = [3, 7];
     const used = createModel({ numClasses: 10, seed: 22, dropout: false });
-    computeGradients(used, xs, labels, count);
+    await computeGradients(used, xs, labels, count);
     const flat = randomFloats(1250858, 23, 0.05);
     setWeightsFlat(used, flat, 'all');
     const fresh = createModel({ numClasses: 10, seed: 24, dropout: false });
     setWeightsFlat(fresh, flat, 'all');
-    const a = computeGradients(used, xs, labels, count);
-    const b = computeGradients(fresh, xs, labels, count);
+    const a = await computeGradients(used, xs, labels, count);
+    const b = await computeGradients(fresh, xs, labels, count);
     expect(a.loss).toBe(b.loss);
     expect(bytes(a.gradients).equals(bytes(b.gradients))).toBe(true);
     used.dispose();

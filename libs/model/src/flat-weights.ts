@@ -50,13 +50,21 @@ export function flatLength(model: tf.LayersModel, which: WeightSelection): numbe
 
 /**
  * Copies the selected weights into one new Float32Array laid out as {@link weightSpecs}.
- * Reads synchronously (dataSync): a device backend waits for the values.
+ * Reads synchronously (dataSync): for CPU-side backends (cpu, wasm, tensorflow) only; a GPU
+ * backend (webgpu) cannot read synchronously in Node: use {@link readWeightsFlat}.
  */
 export function getWeightsFlat(model: tf.LayersModel, which: WeightSelection): Float32Array {
   const vars = selectedWeights(model, which);
   const out = new Float32Array(flatLength(model, which));
   let offset = 0;
   for (const v of vars) offset += copyValues(v.read(), out, offset);
+  return out;
+}
+
+/** {@link getWeightsFlat} for any backend: reads the values asynchronously (one read-back on a GPU). */
+export async function readWeightsFlat(model: tf.LayersModel, which: WeightSelection): Promise<Float32Array> {
+  const out = new Float32Array(flatLength(model, which));
+  await readValuesInto(selectedWeights(model, which).map((v) => v.read()), out, []);
   return out;
 }
 
@@ -76,6 +84,55 @@ export function copyValues(t: tf.Tensor, out: Float32Array, offset: number): num
   out.set(values, offset);
   return values.length;
 }
+
+/**
+ * Reads `parts` one after the other into `out` (a number stands for that many zeros, e.g. a
+ * weight the loss does not reach), and returns the values of each of `extra`, which are small
+ * (a loss, predictions). On a CPU-side backend the reads are synchronous copies; on any other
+ * (webgpu) all of it is concatenated on the device and read back once, since every read-back is
+ * a round trip to the GPU.
+ *
+ * @throws ModelError E_MODEL_WEIGHTS_LENGTH when the parts do not fill `out` exactly.
+ */
+export async function readValuesInto(
+  parts: ReadonlyArray<tf.Tensor | number>,
+  out: Float32Array,
+  extra: readonly tf.Tensor[],
+): Promise<Array<ArrayLike<number>>> {
+  const total = parts.reduce<number>((n, p) => n + (typeof p === 'number' ? p : p.size), 0);
+  if (total !== out.length) {
+    throw new ModelError('E_MODEL_WEIGHTS_LENGTH', `${total} values to read into an array of ${out.length}`);
+  }
+  if (SYNC_READ_BACKENDS.has(tf.getBackend())) {
+    let offset = 0;
+    for (const p of parts) {
+      if (typeof p === 'number') out.fill(0, offset, offset + p);
+      else copyValues(p, out, offset);
+      offset += typeof p === 'number' ? p : p.size;
+    }
+    return extra.map((t) => t.dataSync());
+  }
+  const flat = tf.tidy(() =>
+    tf.concat(
+      [...parts, ...extra].map((p) => (typeof p === 'number' ? tf.zeros([p]) : tf.cast(tf.reshape(p, [-1]), 'float32'))),
+    ),
+  );
+  try {
+    const values = (await flat.data()) as Float32Array;
+    out.set(values.subarray(0, total));
+    let offset = total;
+    return extra.map((t) => {
+      const v = values.subarray(offset, offset + t.size);
+      offset += t.size;
+      return v;
+    });
+  } finally {
+    flat.dispose();
+  }
+}
+
+/** Backends whose tensors live in host memory: reading them synchronously costs nothing extra. */
+const SYNC_READ_BACKENDS: ReadonlySet<string> = new Set(['cpu', 'wasm', 'tensorflow']);
 
 /**
  * Overwrites the selected weights from a flat vector laid out as {@link weightSpecs}. The values

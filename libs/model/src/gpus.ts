@@ -1,5 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BackendName } from './backend.js';
+import { isEmulatedAdapterName, probeAdapters, type ListedAdapter } from './webgpu.js';
 
 /** Injectable probes of {@link countGpus} (tests); the defaults read the real machine. */
 export interface GpuProbes {
@@ -34,4 +38,65 @@ export function countGpus(probes: GpuProbes = {}): number {
     if (n > 0) return n;
   }
   return (probes.procGpuEntries ?? listProcGpus)()?.length ?? 0;
+}
+
+/**
+ * True when @tensorflow/tfjs-node-gpu is installed with its native binding (its install step
+ * downloads libtensorflow; where that failed the package may be present without the binding).
+ * Checked without importing it, so the caller never loads TensorFlow itself.
+ */
+export function tfjsNodeGpuInstalled(): boolean {
+  try {
+    const pkg = fileURLToPath(import.meta.resolve('@tensorflow/tfjs-node-gpu/package.json'));
+    const lib = path.join(path.dirname(pkg), 'lib');
+    return existsSync(lib) && readdirSync(lib).some((d) => existsSync(path.join(lib, d, 'tfjs_binding.node')));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * WebGPU adapters Dawn lists, by kind (listed in a child process, see probeAdapters); zeros when
+ * the `webgpu` package or a Vulkan driver is missing.
+ */
+export async function countWebgpuAdapters(
+  probe: () => Promise<ListedAdapter[]> = () => probeAdapters(),
+): Promise<{ hardware: number; emulated: number }> {
+  const listed = await probe();
+  const emulated = listed.filter((a) => isEmulatedAdapterName(a.name)).length;
+  return { hardware: listed.length - emulated, emulated };
+}
+
+/** Probes of {@link launchGpus} (tests inject them). */
+export interface LaunchGpuProbes {
+  tfjsNodeGpuInstalled?: () => boolean;
+  countGpus?: () => number;
+  countWebgpuAdapters?: () => Promise<{ hardware: number; emulated: number }>;
+}
+
+/**
+ * How many GPUs the workers of a local launch can use with `backend` (undefined: automatic
+ * choice), so that the launcher starts one worker per GPU and gives worker i `--gpu i`:
+ * - 'tensorflow-gpu': NVIDIA GPUs ({@link countGpus}) when tfjs-node-gpu's binding is installed;
+ * - 'webgpu': the hardware adapters Dawn lists, else (forced, no GPU) its emulated ones;
+ * - automatic: the first of those two that finds a GPU (emulated adapters do not count);
+ * - any CPU backend: 0 (the launcher then starts one worker per core).
+ */
+export async function launchGpus(backend: BackendName | undefined, probes: LaunchGpuProbes = {}): Promise<number> {
+  const nodeGpu = (): number => ((probes.tfjsNodeGpuInstalled ?? tfjsNodeGpuInstalled)() ? (probes.countGpus ?? countGpus)() : 0);
+  const webgpu = probes.countWebgpuAdapters ?? (() => countWebgpuAdapters());
+  switch (backend) {
+    case undefined: {
+      const n = nodeGpu();
+      return n > 0 ? n : (await webgpu()).hardware;
+    }
+    case 'tensorflow-gpu':
+      return nodeGpu();
+    case 'webgpu': {
+      const { hardware, emulated } = await webgpu();
+      return hardware > 0 ? hardware : emulated;
+    }
+    default:
+      return 0;
+  }
 }

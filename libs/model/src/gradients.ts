@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkBatch, forwardLogits, type DropoutMaskSource, logitLayers, numClassesOf, sampleShape } from './forward.js';
-import { copyValues, flatLength, selectedWeights } from './flat-weights.js';
+import { flatLength, readValuesInto, selectedWeights } from './flat-weights.js';
 import { ModelError } from './errors.js';
 import { sizeOfShape } from './param-count.js';
 
@@ -38,18 +38,22 @@ function labelArray(labels: ArrayLike<number>, count: number): Int32Array {
  *   tfjs' own random masks.
  * @param options.out where to write the gradients (every value overwritten) instead of a new
  *   array: a worker reuses one, as fresh 5 MB arrays cost ~15 ms of page faults each on a VM.
+ * Reading the results back is asynchronous because a GPU backend (webgpu) cannot read synchronously
+ * in Node; on wasm the gradients are copied straight from the heap, elsewhere every gradient, the
+ * loss and the predictions travel in one read-back.
+ *
  * @returns gradients of the mean loss w.r.t. the TRAINABLE weights only (frozen layers are absent),
  *   length = trainable parameter count.
  * @throws ModelError E_INPUT_SHAPE, E_LABEL_RANGE, E_MODEL_HEAD; E_MODEL_WEIGHTS_LENGTH when
  *   `out` is not the trainable parameter count long.
  */
-export function computeGradients(
+export async function computeGradients(
   model: tf.LayersModel,
   xs: Float32Array,
   labels: ArrayLike<number>,
   count: number,
   options: { dropoutMasks?: DropoutMaskSource; out?: Float32Array } = {},
-): GradientResult {
+): Promise<GradientResult> {
   const layers = logitLayers(model);
   const shape = sampleShape(model);
   const numClasses = numClassesOf(model);
@@ -77,18 +81,12 @@ export function computeGradients(
       throw new ModelError('E_MODEL_WEIGHTS_LENGTH', `gradient buffer has ${options.out.length} values, the trainable weights ${length}`);
     }
     const gradients = options.out ?? new Float32Array(length);
-    let offset = 0;
-    for (const v of vars) {
-      const g = result.grads[v.name];
-      // A weight the loss does not reach keeps a zero gradient rather than shifting the layout.
-      if (g !== undefined) copyValues(g, gradients, offset);
-      else gradients.fill(0, offset, offset + v.size);
-      offset += v.size;
-    }
-    const pred = (predicted as tf.Tensor).dataSync();
+    // A weight the loss does not reach keeps a zero gradient rather than shifting the layout.
+    const parts = vars.map((v) => result?.grads[v.name] ?? v.size);
+    const [loss, pred] = await readValuesInto(parts, gradients, [result.value, predicted as tf.Tensor]);
     let correct = 0;
     for (let i = 0; i < count; i++) if (pred[i] === labels[i]) correct++;
-    return { loss: result.value.dataSync()[0], correct, count, gradients };
+    return { loss: loss[0] as number, correct, count, gradients };
   } finally {
     predicted?.dispose();
     if (result !== undefined) {

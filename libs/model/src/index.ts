@@ -22,6 +22,7 @@ export { freezeLayers } from './freeze.js';
 export {
   weightSpecs,
   getWeightsFlat,
+  readWeightsFlat,
   setWeightsFlat,
   flatLength,
   type WeightSpec,
@@ -32,11 +33,31 @@ export type { DropoutMaskSource } from './forward.js';
 export { evaluateBatch, type EvaluationResult } from './evaluate.js';
 export {
   selectBackend,
+  describeAdapter,
   BACKEND_MODULES,
+  BACKEND_NAMES,
   type BackendName,
   type BackendAttempt,
   type BackendChoice,
   type SelectBackendOptions,
 } from './backend.js';
 export { installWasmConvGradients, wasmConvGradientsInstalled } from './wasm-conv-gradients.js';
-export { countGpus, type GpuProbes } from './gpus.js';
+export { countGpus, countWebgpuAdapters, launchGpus, tfjsNodeGpuInstalled, type GpuProbes, type LaunchGpuProbes } from './gpus.js';
+export {
+  startWebgpu,
+  stopWebgpu,
+  webgpuAdapter,
+  listAdapters,
+  probeAdapters,
+  planAdapterSelection,
+  parseAdapterListing,
+  isEmulatedAdapterName,
+  driPrimeTag,
+  readNvidiaPciAddresses,
+  type GpuAdapterInfo,
+  type ListedAdapter,
+  type AdapterPlan,
+  type DawnModule,
+  type DawnAdapter,
+  type StartWebgpuOptions,
+} from './webgpu.js';

@@ -24,10 +24,10 @@ function convGrads(x: Float32Array, xShape: Shape4, w: Float32Array, wShape: Sha
   });
 }
 
-async function onBackend<T>(name: string, fn: () => T): Promise<T> {
+async function onBackend<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
   expect(await tf.setBackend(name)).toBe(true);
   try {
-    return fn();
+    return await fn();
   } finally {
     await tf.setBackend('wasm');
   }
@@ -165,11 +165,11 @@ describe('wasm conv gradient kernels', () => {
     const labels = cyclicLabels(count, 10);
     const wasmModel = createModel({ numClasses: 10, dropout: false, seed: 3 });
     const weights = getWeightsFlat(wasmModel, 'all');
-    const got = computeGradients(wasmModel, xs, labels, count);
-    const ref = await onBackend('cpu', () => {
+    const got = await computeGradients(wasmModel, xs, labels, count);
+    const ref = await onBackend('cpu', async () => {
       const cpuModel = createModel({ numClasses: 10, dropout: false });
       setWeightsFlat(cpuModel, weights, 'all');
-      const r = computeGradients(cpuModel, xs, labels, count);
+      const r = await computeGradients(cpuModel, xs, labels, count);
       cpuModel.dispose();
       return r;
     });

@@ -30,6 +30,9 @@ const SCHEMAS: { [T in MessageType]: Record<string, Check> } = {
     device: isString,
     hostname: isString,
     pid: isNonNegInt,
+    adapter: optional(
+      isRecordOf({ vendor: isString, architecture: isString, device: isString, driver: isString, emulated: isBool, index: isNonNegInt }),
+    ),
     shmProbe: optional(isRecordOf({ probe: isString, nonce: isString })),
   },
   welcome: { rank: isNonNegInt, runId: isString, shm: optional(isRecordOf({ down: isString, up: isString })) },

@@ -13,6 +13,22 @@ export interface HandshakeAuth {
   token?: string;
 }
 
+/** The GPU adapter a worker computes on (WebGPU's GPUAdapterInfo), absent on CPU backends. */
+export interface AdapterInfo {
+  /** e.g. 'nvidia', 'google'. */
+  vendor: string;
+  /** e.g. 'hopper', 'swiftshader'. */
+  architecture: string;
+  /** Device name, e.g. 'NVIDIA H200'. */
+  device: string;
+  /** Driver description, e.g. 'SwiftShader driver 5.0.0'. */
+  driver: string;
+  /** A GPU emulated on the CPU (SwiftShader, llvmpipe). */
+  emulated: boolean;
+  /** Position among the adapters the worker's GPU API lists. */
+  index: number;
+}
+
 /** Worker -> coordinator, first message after connecting. */
 export interface HelloMessage {
   type: 'hello';
@@ -22,6 +38,8 @@ export interface HelloMessage {
   device: string;
   hostname: string;
   pid: number;
+  /** The GPU adapter, on the webgpu backend. */
+  adapter?: AdapterInfo;
   /**
    * Offer of shared memory: the worker wrote `nonce` into the file `probe` (a bare name in the
    * shared-memory folder, /dev/shm). A coordinator that reads the same nonce there shares that

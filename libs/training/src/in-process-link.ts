@@ -24,16 +24,16 @@ export class InProcessLink implements WorkerLink {
   }
 
   async setModel(msg: SetModelMessage): Promise<void> {
-    decodeMessage(encodeMessage(this.runtime.setModel(decodeMessage(encodeMessage(msg), 'set-model'))), 'ready');
+    decodeMessage(encodeMessage(await this.runtime.setModel(decodeMessage(encodeMessage(msg), 'set-model'))), 'ready');
   }
 
   async compute(msg: ComputeMessage): Promise<GradientMessage> {
-    const reply = this.runtime.compute(decodeMessage(encodeMessage(msg), 'compute'));
+    const reply = await this.runtime.compute(decodeMessage(encodeMessage(msg), 'compute'));
     return decodeMessage(encodeMessage(reply), 'gradient');
   }
 
   async evaluate(msg: EvaluateMessage): Promise<EvaluationMessage> {
-    const reply = this.runtime.evaluate(decodeMessage(encodeMessage(msg), 'evaluate'));
+    const reply = await this.runtime.evaluate(decodeMessage(encodeMessage(msg), 'evaluate'));
     return decodeMessage(encodeMessage(reply), 'evaluation');
   }
 

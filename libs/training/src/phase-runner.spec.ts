@@ -88,16 +88,17 @@ function relativeError(a: Float32Array, b: Float32Array): number {
 }
 
 describe('synchronous data-parallel SGD', () => {
-  it('the weighted average of shard gradients equals the full-batch gradient (dropout off)', () => {
+  it('the weighted average of shard gradients equals the full-batch gradient (dropout off)', async () => {
     const model = createModel({ numClasses: 10, dropout: false, seed: 3 });
     const batch = gatherBatch(train, Array.from({ length: 20 }, (_, i) => i));
-    const full = computeGradients(model, normalizeImages(batch.images, 20), batch.labels, 20);
+    const full = await computeGradients(model, normalizeImages(batch.images, 20), batch.labels, 20);
     const cuts = [0, 7, 14, 20];
-    const parts = cuts.slice(0, -1).map((start, k) => {
+    const parts = [];
+    for (const [k, start] of cuts.slice(0, -1).entries()) {
       const end = cuts[k + 1] as number;
       const images = batch.images.subarray(start * 3072, end * 3072);
-      return computeGradients(model, normalizeImages(images, end - start), batch.labels.subarray(start, end), end - start);
-    });
+      parts.push(await computeGradients(model, normalizeImages(images, end - start), batch.labels.subarray(start, end), end - start));
+    }
     const avg = averageGradients(parts, full.gradients.length);
     expect(relativeError(full.gradients, avg)).toBeLessThan(1e-5);
     model.dispose();

@@ -1,4 +1,5 @@
 import { formatClassificationReport, type ClassificationReport } from '@cifar-dist/metrics';
+import type { AdapterInfo } from '@cifar-dist/protocol';
 import type { TrainConfig } from './config.js';
 import type { EpochRecord, PhaseName } from './phase-runner.js';
 import { REFERENCE } from './reference.js';
@@ -27,9 +28,20 @@ export interface RunReport {
   startedAt: string;
   finishedAt: string;
   backend: string;
-  workers: Array<{ workerId: string; backend: string; device: string; hostname: string; pid: number }>;
+  /** The live workers at the end; `adapter` is the GPU adapter of a webgpu worker. */
+  workers: Array<{ workerId: string; backend: string; device: string; hostname: string; pid: number; adapter?: AdapterInfo }>;
   config: TrainConfig;
   phases: PhaseReport[];
+}
+
+/**
+ * A worker's GPU adapter for logs and reports: ", adapter 0: nvidia hopper 'NVIDIA H200', driver
+ * 'NVIDIA 570.86'" (and " (emulated on the CPU)" for SwiftShader); '' without one.
+ */
+export function adapterText(a: AdapterInfo | undefined): string {
+  if (a === undefined) return '';
+  const kind = [a.vendor, a.architecture].filter((s) => s !== '').join(' ');
+  return `, adapter ${a.index}: ${kind ? `${kind} ` : ''}'${a.device}', driver '${a.driver}'${a.emulated ? ' (emulated on the CPU)' : ''}`;
 }
 
 const pct = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '   -  ' : x.toFixed(4));

@@ -1,4 +1,5 @@
 import type {
+  AdapterInfo,
   ComputeMessage,
   EvaluateMessage,
   EvaluationMessage,
@@ -13,6 +14,8 @@ export interface WorkerInfo {
   device: string;
   hostname: string;
   pid: number;
+  /** The GPU adapter the worker reported (webgpu backend). */
+  adapter?: AdapterInfo;
   /** Large frames go through shared memory (a worker on the coordinator's machine). */
   sharedMemory?: boolean;
 }

@@ -18,56 +18,56 @@ const compute = (rt: WorkerRuntime, step: number) =>
   rt.compute({ type: 'compute', modelId: 1, step, images, labels, count: 8 });
 
 describe('WorkerRuntime', () => {
-  it('reports the CRC of the weights it holds, read back from the model', () => {
+  it('reports the CRC of the weights it holds, read back from the model', async () => {
     const rt = new WorkerRuntime();
-    const ready = rt.setModel(setModel);
+    const ready = await rt.setModel(setModel);
     const model = createModel({ numClasses: 10, seed: 9 });
     expect(ready.weightsCrc).toBe(weightsCrc(getWeightsFlat(model, 'trainable')));
-    expect(compute(rt, 0).weightsCrc).toBe(ready.weightsCrc);
+    expect((await compute(rt, 0)).weightsCrc).toBe(ready.weightsCrc);
     model.dispose();
     rt.dispose();
   });
 
-  it('draws fresh dropout masks per step and per worker: no two gradients are the same', () => {
+  it('draws fresh dropout masks per step and per worker: no two gradients are the same', async () => {
     const a = new WorkerRuntime();
     const b = new WorkerRuntime();
-    a.setModel(setModel);
-    b.setModel(setModel);
-    const g1 = compute(a, 0).gradients;
-    const g2 = compute(a, 1).gradients;
-    const g3 = compute(b, 0).gradients;
+    await a.setModel(setModel);
+    await b.setModel(setModel);
+    const g1 = (await compute(a, 0)).gradients;
+    const g2 = (await compute(a, 1)).gradients;
+    const g3 = (await compute(b, 0)).gradients;
     expect(Buffer.from(g1.buffer).equals(Buffer.from(g2.buffer))).toBe(false);
     expect(Buffer.from(g1.buffer).equals(Buffer.from(g3.buffer))).toBe(false);
     // with dropout off the same shard gives the same gradient bit for bit
     const c = new WorkerRuntime();
-    c.setModel({ ...setModel, dropout: false });
-    expect(Buffer.from(compute(c, 0).gradients.buffer).equals(Buffer.from(compute(c, 1).gradients.buffer))).toBe(true);
+    await c.setModel({ ...setModel, dropout: false });
+    expect(Buffer.from((await compute(c, 0)).gradients.buffer).equals(Buffer.from((await compute(c, 1)).gradients.buffer))).toBe(true);
     for (const rt of [a, b, c]) rt.dispose();
   });
 
-  it('with reuseBuffers hands out one array, overwritten by each compute with the values a fresh one would hold', () => {
+  it('with reuseBuffers hands out one array, overwritten by each compute with the values a fresh one would hold', async () => {
     const fresh = new WorkerRuntime();
     const reuse = new WorkerRuntime({ reuseBuffers: true });
-    fresh.setModel({ ...setModel, dropout: false });
-    reuse.setModel({ ...setModel, dropout: false });
-    const first = compute(reuse, 0).gradients;
-    const expected = Buffer.from(compute(fresh, 0).gradients.buffer);
+    await fresh.setModel({ ...setModel, dropout: false });
+    await reuse.setModel({ ...setModel, dropout: false });
+    const first = (await compute(reuse, 0)).gradients;
+    const expected = Buffer.from((await compute(fresh, 0)).gradients.buffer);
     expect(Buffer.from(first.buffer).equals(expected)).toBe(true);
     first.fill(0);
-    const second = compute(reuse, 1).gradients;
+    const second = (await compute(reuse, 1)).gradients;
     expect(second).toBe(first);
     expect(Buffer.from(second.buffer).equals(expected)).toBe(true);
     // the default hands out a new array each time (an in-process caller may hold replies)
-    expect(compute(fresh, 1).gradients).not.toBe(compute(fresh, 2).gradients);
+    expect((await compute(fresh, 1)).gradients).not.toBe((await compute(fresh, 2)).gradients);
     fresh.dispose();
     reuse.dispose();
   });
 
-  it('refuses a request for a model it does not hold', () => {
+  it('refuses a request for a model it does not hold', async () => {
     const rt = new WorkerRuntime();
-    expect(() => compute(rt, 0)).toThrow(/holds model none/);
-    rt.setModel(setModel);
-    expect(() => rt.compute({ type: 'compute', modelId: 2, step: 0, images, labels, count: 8 })).toThrow(/request for model 2, but this worker holds model 1/);
+    await expect(compute(rt, 0)).rejects.toThrow(/holds model none/);
+    await rt.setModel(setModel);
+    await expect(rt.compute({ type: 'compute', modelId: 2, step: 0, images, labels, count: 8 })).rejects.toThrow(/request for model 2, but this worker holds model 1/);
     rt.dispose();
   });
 });

@@ -5,7 +5,7 @@ import {
   evaluateBatch,
   flatLength,
   freezeLayers,
-  getWeightsFlat,
+  readWeightsFlat,
   setWeightsFlat,
   type GradientResult,
   type tf,
@@ -47,14 +47,14 @@ export class WorkerRuntime {
   constructor(private readonly opts: { reuseBuffers?: boolean } = {}) {}
 
   /** Builds the network described by the message and loads every weight. */
-  setModel(msg: SetModelMessage): ReadyMessage {
+  async setModel(msg: SetModelMessage): Promise<ReadyMessage> {
     this.model?.dispose();
     const model = createModel({ numClasses: msg.numClasses, dropout: msg.dropout });
     freezeLayers(model, msg.frozenLayers);
     setWeightsFlat(model, msg.weights, 'all');
     this.model = model;
     this.modelId = msg.modelId;
-    this.crc = weightsCrc(getWeightsFlat(model, 'trainable'));
+    this.crc = weightsCrc(await readWeightsFlat(model, 'trainable'));
     return { type: 'ready', modelId: msg.modelId, weightsCrc: this.crc };
   }
 
@@ -68,14 +68,14 @@ export class WorkerRuntime {
     return this.model;
   }
 
-  private loadTrainable(model: tf.LayersModel, weights: Float32Array | undefined): void {
+  private async loadTrainable(model: tf.LayersModel, weights: Float32Array | undefined): Promise<void> {
     if (weights === undefined || weights === null) return;
     setWeightsFlat(model, weights, 'trainable');
     this.crc = weightsCrc(weights);
     // Periodically read the weights back from the model and compare: this is what proves the
     // backend holds bit-identical weights (a read-back costs ~40 ms per step on wasm, so not every step).
     if (++this.loads % WorkerRuntime.VERIFY_EVERY === 0) {
-      const held = weightsCrc(getWeightsFlat(model, 'trainable'));
+      const held = weightsCrc(await readWeightsFlat(model, 'trainable'));
       if (held !== this.crc) {
         throw new ProtocolError('E_PROTO_FIELD', `weights read back from the model (CRC ${held.toString(16)}) differ from those received (${this.crc.toString(16)})`);
       }
@@ -83,12 +83,12 @@ export class WorkerRuntime {
   }
 
   /** Gradient of the mean loss over the shard at the (possibly updated) weights. */
-  compute(msg: ComputeMessage): GradientMessage {
+  async compute(msg: ComputeMessage): Promise<GradientMessage> {
     const model = this.requireModel(msg.modelId);
-    this.loadTrainable(model, msg.weights);
+    await this.loadTrainable(model, msg.weights);
     const started = performance.now();
     const xs = normalizeImages(msg.images, msg.count, this.pixelsOut(msg.count));
-    const result = msg.microBatch ? this.computeMicroBatches(model, xs, msg, msg.microBatch) : computeGradients(model, xs, msg.labels, msg.count, this.gradientOut(model));
+    const result = msg.microBatch ? await this.computeMicroBatches(model, xs, msg, msg.microBatch) : await computeGradients(model, xs, msg.labels, msg.count, this.gradientOut(model));
     return {
       type: 'gradient',
       step: msg.step,
@@ -119,13 +119,13 @@ export class WorkerRuntime {
    * dropout masks; their gradients concatenated in order (the coordinator reduces them in a fixed
    * order), their losses and correct counts combined for the report.
    */
-  private computeMicroBatches(model: tf.LayersModel, xs: Float32Array, msg: ComputeMessage, size: number): GradientResult {
+  private async computeMicroBatches(model: tf.LayersModel, xs: Float32Array, msg: ComputeMessage, size: number): Promise<GradientResult> {
     const parts: Float32Array[] = [];
     let lossSum = 0;
     let correct = 0;
     for (let start = 0; start < msg.count; start += size) {
       const n = Math.min(size, msg.count - start);
-      const r = computeGradients(model, xs.subarray(start * 3072, (start + n) * 3072), msg.labels.subarray(start, start + n), n, {
+      const r = await computeGradients(model, xs.subarray(start * 3072, (start + n) * 3072), msg.labels.subarray(start, start + n), n, {
         dropoutMasks: keyedDropoutMasks(msg.dropoutSeed ?? 0, (msg.sampleOffset ?? 0) + start),
       });
       parts.push(r.gradients);
@@ -139,14 +139,14 @@ export class WorkerRuntime {
   }
 
   /** Forward pass only: per-sample predicted class and loss. */
-  evaluate(msg: EvaluateMessage): EvaluationMessage {
+  async evaluate(msg: EvaluateMessage): Promise<EvaluationMessage> {
     const model = this.requireModel(msg.modelId);
-    this.loadTrainable(model, msg.weights);
+    await this.loadTrainable(model, msg.weights);
     if (msg.count === 0) {
       return { type: 'evaluation', requestId: msg.requestId, predictions: new Uint8Array(0), losses: new Float32Array(0) };
     }
     const xs = normalizeImages(msg.images, msg.count);
-    const { predictions, losses } = evaluateBatch(model, xs, msg.labels, msg.count);
+    const { predictions, losses } = await evaluateBatch(model, xs, msg.labels, msg.count);
     return { type: 'evaluation', requestId: msg.requestId, predictions, losses };
   }
 

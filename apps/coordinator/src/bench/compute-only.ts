@@ -16,7 +16,7 @@ const out = new Float32Array(1_250_858);
 const stepMs: number[] = [];
 for (let i = 0; i < warmup + steps; i++) {
   const t0 = performance.now();
-  computeGradients(model, xs, labels, batch, { out });
+  await computeGradients(model, xs, labels, batch, { out });
   if (i >= warmup) stepMs.push(performance.now() - t0);
 }
 process.stdout.write(`${JSON.stringify({ stepMs })}\n`);

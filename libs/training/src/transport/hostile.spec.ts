@@ -134,13 +134,15 @@ async function hostilePeer(url: string, workerId: string, onCompute: (ctx: Compu
       resolve(reason);
     })),
   };
-  socket.on('msg', (payload, ack) => {
+  socket.on('msg', async (payload, ack) => {
     const msg = decodeMessage(payload);
     if (msg.type === 'set-model') {
-      ack(encodeMessage(runtime.setModel(msg)));
+      ack(encodeMessage(await runtime.setModel(msg)));
     } else if (msg.type === 'compute') {
       const n = peer.computes++;
-      onCompute({ msg, n, honest: () => runtime.compute(msg), ack, socket });
+      // Computed up front (the runtime is asynchronous); a variant that ignores it is dropped anyway.
+      const honest = await runtime.compute(msg);
+      onCompute({ msg, n, honest: () => honest, ack, socket });
     } else if (msg.type === 'shutdown') {
       ack(encodeMessage({ type: 'ready', modelId: 0, weightsCrc: 0 }));
     } else {

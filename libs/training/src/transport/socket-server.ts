@@ -246,6 +246,7 @@ export class SocketCoordinatorServer {
         device: hello.device,
         hostname: hello.hostname,
         pid: hello.pid,
+        ...(hello.adapter ? { adapter: hello.adapter } : {}),
       };
       const shm = this.acceptShm(hello, rank);
       info.sharedMemory = shm !== null;

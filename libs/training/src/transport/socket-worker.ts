@@ -4,6 +4,7 @@ import {
   PROTOCOL_VERSION,
   decodeMessage,
   encodeMessage,
+  type AdapterInfo,
   type ClientToServerEvents,
   type Message,
   type Payload,
@@ -18,6 +19,8 @@ export interface SocketWorkerOptions {
   workerId: string;
   backend: string;
   device: string;
+  /** The GPU adapter, sent in the hello (webgpu backend). */
+  adapter?: AdapterInfo;
   log?: (msg: string) => void;
   /** Largest frame accepted, bytes. */
   maxMessageBytes?: number;
@@ -94,6 +97,7 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
         device: opts.device,
         hostname: hostname(),
         pid: process.pid,
+        ...(opts.adapter ? { adapter: opts.adapter } : {}),
         ...(probe ? { shmProbe: { probe: probe.probe, nonce: probe.nonce } } : {}),
       });
       // A callback, not an awaited promise: the channel must exist before the next packet (the
@@ -131,7 +135,13 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
       // socket.io-client does not retry after the server closed the connection itself.
       if (reason === 'io server disconnect') setTimeout(() => socket.connect(), 500);
     });
+    // Requests are handled one at a time, in arrival order: the runtime holds one model, and a
+    // GPU backend's computation awaits its read-back (the event loop keeps serving pings meanwhile).
+    let queue: Promise<void> = Promise.resolve();
     socket.on('msg', (payload, ack) => {
+      queue = queue.then(() => handle(payload, ack));
+    });
+    const handle = async (payload: Payload, ack: ((reply: Payload) => void) | undefined): Promise<void> => {
       let reply: Message;
       // A request that came through shared memory is answered the same way (the coordinator
       // reads the answer from our file only then).
@@ -146,14 +156,14 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
         const msg = decodeMessage(viaShm && shm ? shm.receive(payload, maxBytes) : inlineOnly(payload), undefined, maxBytes);
         switch (msg.type) {
           case 'set-model':
-            reply = runtime.setModel(msg);
+            reply = await runtime.setModel(msg);
             log(`model ${msg.modelId}: ${msg.numClasses} classes, ${msg.frozenLayers} frozen layers`);
             break;
           case 'compute':
-            reply = runtime.compute(msg);
+            reply = await runtime.compute(msg);
             break;
           case 'evaluate':
-            reply = runtime.evaluate(msg);
+            reply = await runtime.evaluate(msg);
             break;
           case 'shutdown':
             log(`coordinator says shutdown: ${msg.reason}`);
@@ -169,6 +179,6 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
         reply = { type: 'error', code: e.code ?? 'E_WORKER', message: e.message };
       }
       answer(reply);
-    });
+    };
   });
 }

@@ -1,0 +1,266 @@
+/**
+ * The webgpu rung's adapter choice, against a stub of Dawn's Node bindings that behaves as
+ * dawn/node/binding/GPU.cpp does: `adapter=<name>` picks the first adapter whose device name
+ * contains <name>, a miss rejects with the "Available adapters:" listing, and no adapter at all
+ * resolves null. The stub also plays Mesa's device-select layer: with DRI_PRIME=pci-…! in the
+ * environment only that PCI device is enumerated. No GPU and no Vulkan driver are needed here.
+ */
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { selectBackend } from './backend.js';
+import { ModelError } from './errors.js';
+import { launchGpus } from './gpus.js';
+import {
+  driPrimeTag,
+  isEmulatedAdapterName,
+  parseAdapterListing,
+  planAdapterSelection,
+  readNvidiaPciAddresses,
+  startWebgpu,
+  stopWebgpu,
+  webgpuAdapter,
+  type DawnModule,
+  type ListedAdapter,
+} from './webgpu.js';
+
+interface StubGpu {
+  name: string;
+  pci: string;
+  vendor?: string;
+  architecture?: string;
+  fallback?: boolean;
+}
+
+const H200 = (pci: string): StubGpu => ({ name: 'NVIDIA H200', pci, vendor: 'nvidia', architecture: 'hopper' });
+const SWIFTSHADER: StubGpu = { name: 'SwiftShader Device (Subzero)', pci: '0000:00:00.0', vendor: 'google', architecture: 'swiftshader', fallback: true };
+
+/** Dawn's `webgpu` module as a stub; `created` records every create() call's flags, `devices` each device made. */
+function stubDawn(gpus: StubGpu[], env: NodeJS.ProcessEnv) {
+  const created: string[][] = [];
+  const devices: Array<{ adapter: string; destroyed: boolean }> = [];
+  const visible = (): StubGpu[] => {
+    const prime = env['DRI_PRIME'];
+    if (prime === undefined || !prime.endsWith('!')) return gpus;
+    return gpus.filter((g) => driPrimeTag(g.pci) === prime.slice(0, -1));
+  };
+  const module: DawnModule = {
+    globals: { GPUBufferUsage: { MAP_READ: 1 } },
+    create(flags) {
+      created.push(flags);
+      const list = visible();
+      return {
+        async requestAdapter() {
+          if (list.length === 0) return null;
+          const wanted = flags.find((f) => f.startsWith('adapter='))?.slice('adapter='.length);
+          const gpu = wanted === undefined ? list[0] : list.find((g) => g.name.includes(wanted));
+          if (gpu === undefined) {
+            throw new Error(`no suitable backends found\nAvailable adapters:\n${list.map((g) => ` * backend: 'vulkan', name: '${g.name}'`).join('\n')}`);
+          }
+          return {
+            info: { vendor: gpu.vendor ?? '', architecture: gpu.architecture ?? '', device: gpu.name.toLowerCase(), description: `driver at ${gpu.pci}`, isFallbackAdapter: gpu.fallback === true },
+            features: new Set<string>(),
+            limits: { maxBufferSize: 1 << 30 },
+            async requestDevice() {
+              const record = { adapter: gpu.pci, destroyed: false };
+              devices.push(record);
+              return { lost: new Promise<never>(() => undefined), destroy: () => void (record.destroyed = true) };
+            },
+          };
+        },
+      };
+    },
+  };
+  return { module, created, devices };
+}
+
+/** tfjs-backend-webgpu stand-in: a cpu backend that remembers the device it was given. */
+const backendModule = {
+  WebGPUBackend: class extends MathBackendCPU {
+    constructor(readonly device: unknown, readonly adapterInfo?: object) {
+      super();
+    }
+  },
+};
+
+function importerFor(dawn: DawnModule, calls: string[] = []) {
+  return async (name: string): Promise<unknown> => {
+    calls.push(name);
+    if (name === 'webgpu') return dawn;
+    if (name === '@tensorflow/tfjs-backend-webgpu') return backendModule;
+    throw new Error(`unexpected import ${name}`);
+  };
+}
+
+const listing = (gpus: StubGpu[]): ListedAdapter[] => gpus.map((g) => ({ backend: 'vulkan', name: g.name }));
+
+afterEach(async () => {
+  stopWebgpu();
+  await tf.setBackend('cpu');
+});
+
+describe('adapter listing and names', () => {
+  it("parses Dawn's listing, names with quotes and parentheses included", () => {
+    const text = "no suitable backends found\nAvailable adapters:\n * backend: 'vulkan', name: 'NVIDIA H200'\n * backend: 'vulkan', name: 'SwiftShader Device (Subzero)'\n * backend: 'vulkan', name: 'AMD Radeon RX 7900 XTX (RADV NAVI31)'";
+    expect(parseAdapterListing(text)).toEqual([
+      { backend: 'vulkan', name: 'NVIDIA H200' },
+      { backend: 'vulkan', name: 'SwiftShader Device (Subzero)' },
+      { backend: 'vulkan', name: 'AMD Radeon RX 7900 XTX (RADV NAVI31)' },
+    ]);
+    expect(parseAdapterListing('no adapter found')).toEqual([]);
+  });
+
+  it('tells emulated adapters from GPUs by name', () => {
+    for (const n of ['SwiftShader Device (Subzero)', 'llvmpipe (LLVM 15.0.6, 256 bits)', 'Microsoft Basic Render Driver']) expect(isEmulatedAdapterName(n)).toBe(true);
+    for (const n of ['NVIDIA H200', 'AMD Radeon RX 7900 XTX (RADV NAVI31)', 'Intel(R) Arc(tm) A770 Graphics (DG2)']) expect(isEmulatedAdapterName(n)).toBe(false);
+  });
+
+  it('reads NVIDIA PCI addresses in bus order and turns them into DRI_PRIME tags', () => {
+    expect(readNvidiaPciAddresses(() => ['0000:5e:00.0', '0000:18:00.0', 'README'])).toEqual(['0000:18:00.0', '0000:5e:00.0']);
+    expect(readNvidiaPciAddresses(() => { throw new Error('ENOENT'); })).toEqual([]);
+    expect(driPrimeTag('0000:3B:00.0')).toBe('pci-0000_3b_00_0');
+    expect(() => driPrimeTag('3b:00')).toThrow(/not a PCI address/);
+  });
+});
+
+describe('planAdapterSelection', () => {
+  const mixed = listing([H200('0000:18:00.0'), { name: 'NVIDIA L4', pci: '0000:5e:00.0' }, SWIFTSHADER]);
+
+  it('selects a uniquely named adapter with the adapter= flag alone', () => {
+    expect(planAdapterSelection(mixed, 1, { allowEmulated: false })).toEqual({ index: 1, name: 'NVIDIA L4', flags: ['adapter=NVIDIA L4'], env: {}, expectSingle: false });
+    expect(planAdapterSelection(mixed, undefined, { allowEmulated: false }).name).toBe('NVIDIA H200');
+  });
+
+  it('counts emulated adapters only when allowed, after the GPUs', () => {
+    expect(() => planAdapterSelection(mixed, 2, { allowEmulated: false })).toThrow(/GPU 2 requested but 2 usable/);
+    expect(planAdapterSelection(mixed, 2, { allowEmulated: true }).name).toBe('SwiftShader Device (Subzero)');
+    const onlySoft = listing([SWIFTSHADER]);
+    expect(() => planAdapterSelection(onlySoft, 0, { allowEmulated: false })).toThrow(/only emulated WebGPU adapters \('SwiftShader Device \(Subzero\)'\)/);
+    expect(() => planAdapterSelection([], 0, { allowEmulated: true })).toThrow(/no WebGPU adapter/);
+  });
+
+  it('tells identical GPUs apart by PCI address through DRI_PRIME, and refuses when it cannot', () => {
+    const four = listing(['0000:18:00.0', '0000:2a:00.0', '0000:3b:00.0', '0000:5d:00.0'].map(H200));
+    const pci = ['0000:18:00.0', '0000:2a:00.0', '0000:3b:00.0', '0000:5d:00.0'];
+    expect(planAdapterSelection(four, 0, { allowEmulated: false, pciAddresses: pci })).toMatchObject({ env: {}, expectSingle: false });
+    expect(planAdapterSelection(four, 2, { allowEmulated: false, pciAddresses: pci })).toEqual({
+      index: 2, name: 'NVIDIA H200', flags: ['adapter=NVIDIA H200'], env: { DRI_PRIME: 'pci-0000_3b_00_0!' }, expectSingle: true,
+    });
+    const err = (() => {
+      try {
+        planAdapterSelection(four, 3, { allowEmulated: false, pciAddresses: pci.slice(0, 2) });
+      } catch (e) {
+        return e as ModelError;
+      }
+      return undefined;
+    })();
+    expect(err?.code).toBe('E_BACKEND_UNAVAILABLE');
+    expect(err?.message).toMatch(/4th adapter named 'NVIDIA H200'.*Slurm --gres/);
+  });
+});
+
+describe('startWebgpu with a stub Dawn', () => {
+  it('GPU i of distinct GPUs: create() gets adapter=<name of the i-th>, the backend gets that device', async () => {
+    const env: NodeJS.ProcessEnv = {};
+    const dawn = stubDawn([H200('0000:18:00.0'), { name: 'NVIDIA L4', pci: '0000:5e:00.0', vendor: 'nvidia', architecture: 'ada' }], env);
+    const calls: string[] = [];
+    const info = await startWebgpu({ allowEmulated: false, gpuIndex: 1, importer: importerFor(dawn.module, calls), env, pciAddresses: () => [], probe: async () => listing([H200('x'), { name: 'NVIDIA L4', pci: 'y' }]) });
+    expect(info).toEqual({ vendor: 'nvidia', architecture: 'ada', device: 'NVIDIA L4', driver: 'driver at 0000:5e:00.0', emulated: false, index: 1 });
+    expect(dawn.created.at(-1)).toEqual(['adapter=NVIDIA L4']);
+    expect(dawn.devices).toEqual([{ adapter: '0000:5e:00.0', destroyed: false }]);
+    expect(calls).toEqual(['webgpu', '@tensorflow/tfjs-backend-webgpu']);
+    expect(tf.getBackend()).toBe('webgpu');
+    expect((tf.backend() as unknown as { device: unknown }).device).toBeDefined();
+    expect(webgpuAdapter()).toEqual(info);
+    expect((globalThis as { GPUBufferUsage?: unknown }).GPUBufferUsage).toEqual({ MAP_READ: 1 });
+    expect(env).toEqual({});
+    stopWebgpu();
+    expect(dawn.devices[0]?.destroyed).toBe(true);
+    expect(webgpuAdapter()).toBeNull();
+    expect(tf.findBackend('webgpu')).toBeNull();
+  });
+
+  it('GPU 2 of four identical GPUs: DRI_PRIME names its PCI address, and the device is made on that one', async () => {
+    const pci = ['0000:18:00.0', '0000:2a:00.0', '0000:3b:00.0', '0000:5d:00.0'];
+    const env: NodeJS.ProcessEnv = {};
+    const dawn = stubDawn(pci.map(H200), env);
+    const logs: string[] = [];
+    const info = await startWebgpu({ allowEmulated: false, gpuIndex: 2, importer: importerFor(dawn.module), env, pciAddresses: () => pci, probe: async () => listing(pci.map(H200)), log: (m) => logs.push(m) });
+    expect(env['DRI_PRIME']).toBe('pci-0000_3b_00_0!');
+    expect(dawn.devices).toEqual([{ adapter: '0000:3b:00.0', destroyed: false }]);
+    expect(info).toMatchObject({ index: 2, device: 'NVIDIA H200', driver: 'driver at 0000:3b:00.0' });
+    expect(logs[0]).toBe('WebGPU adapters: 0: NVIDIA H200 (vulkan); 1: NVIDIA H200 (vulkan); 2: NVIDIA H200 (vulkan); 3: NVIDIA H200 (vulkan)');
+  });
+
+  it('refuses identical GPUs when the device-select layer does not act on DRI_PRIME', async () => {
+    const pci = ['0000:18:00.0', '0000:2a:00.0'];
+    const env: NodeJS.ProcessEnv = {};
+    const dawn = stubDawn(pci.map(H200), {}); // the layer is absent: DRI_PRIME changes nothing
+    await expect(startWebgpu({ allowEmulated: false, gpuIndex: 1, importer: importerFor(dawn.module), env, pciAddresses: () => pci, probe: async () => listing(pci.map(H200)) }))
+      .rejects.toThrow(/did not single it out .*DRI_PRIME=pci-0000_2a_00_0!; 2 adapters still listed.*mesa-vulkan-drivers/);
+    expect(dawn.devices).toEqual([]);
+  });
+
+  it('automatic choice on a machine with only SwiftShader: the probe stops it before Dawn is loaded', async () => {
+    const dawn = stubDawn([SWIFTSHADER], {});
+    const calls: string[] = [];
+    await expect(startWebgpu({ allowEmulated: false, importer: importerFor(dawn.module, calls), probe: async () => listing([SWIFTSHADER]) }))
+      .rejects.toThrow(/only emulated WebGPU adapters/);
+    expect(calls).toEqual([]);
+  });
+
+  it('a forced rung takes the emulated adapter and says so; a fallback adapter is emulated whatever its name', async () => {
+    const dawn = stubDawn([SWIFTSHADER], {});
+    const info = await startWebgpu({ allowEmulated: true, importer: importerFor(dawn.module), pciAddresses: () => [] });
+    expect(info).toEqual({ vendor: 'google', architecture: 'swiftshader', device: 'SwiftShader Device (Subzero)', driver: 'driver at 0000:00:00.0', emulated: true, index: 0 });
+    stopWebgpu();
+    const odd = stubDawn([{ name: 'Virtual GPU', pci: '0000:01:00.0', fallback: true }], {});
+    await expect(startWebgpu({ allowEmulated: false, importer: importerFor(odd.module), pciAddresses: () => [], probe: async () => listing([{ name: 'Virtual GPU', pci: '' }]) }))
+      .rejects.toThrow(/'Virtual GPU' is emulated on the CPU/);
+  });
+
+  it('names a missing webgpu package', async () => {
+    await expect(startWebgpu({ allowEmulated: true, importer: async () => { throw new Error("Cannot find package 'webgpu'"); } }))
+      .rejects.toThrow(/import\('webgpu'\) failed .*optional dependency.*Cannot find package 'webgpu'/);
+  });
+});
+
+describe('the ladder and the launcher with webgpu', () => {
+  it('automatic choice skips an emulated-only webgpu rung and trains on wasm', async () => {
+    const logs: string[] = [];
+    const choice = await selectBackend({
+      importer: async (name) => {
+        if (name.startsWith('@tensorflow/tfjs-node')) throw new Error(`Cannot find package '${name}'`);
+        if (name === 'webgpu') throw new Error('Dawn must not be loaded in-process');
+        return import(name);
+      },
+      webgpuProbe: async () => listing([SWIFTSHADER]),
+      env: {},
+      log: (m) => logs.push(m),
+    });
+    expect(choice.name).toBe('wasm');
+    expect(choice.attempts.map((a) => [a.name, a.ok])).toEqual([['tensorflow-gpu', false], ['webgpu', false], ['tensorflow', false], ['wasm', true]]);
+    expect(choice.attempts[1]?.reason).toMatch(/only emulated WebGPU adapters/);
+  });
+
+  it('a forced webgpu rung reports its adapter in the choice', async () => {
+    const dawn = stubDawn([H200('0000:18:00.0')], {});
+    const choice = await selectBackend({ force: 'webgpu', importer: importerFor(dawn.module), pciAddresses: () => [], env: {} });
+    expect(choice).toMatchObject({ name: 'webgpu', tfBackend: 'webgpu', device: 'NVIDIA H200 (webgpu, nvidia hopper)', adapter: { device: 'NVIDIA H200', index: 0 } });
+  });
+
+  it('the launcher starts one worker per GPU of the chosen backend', async () => {
+    const probes = (nodeGpu: boolean, smi: number, hardware: number, emulated: number) => ({
+      tfjsNodeGpuInstalled: () => nodeGpu,
+      countGpus: () => smi,
+      countWebgpuAdapters: async () => ({ hardware, emulated }),
+    });
+    expect(await launchGpus(undefined, probes(false, 8, 8, 1))).toBe(8); // tfjs-node-gpu absent: Dawn's 8 GPUs
+    expect(await launchGpus(undefined, probes(true, 4, 8, 0))).toBe(4); // tfjs-node-gpu first
+    expect(await launchGpus(undefined, probes(false, 0, 0, 1))).toBe(0); // SwiftShader only: cores
+    expect(await launchGpus('webgpu', probes(false, 0, 0, 1))).toBe(1); // forced: the emulated adapter
+    expect(await launchGpus('webgpu', probes(true, 2, 3, 1))).toBe(3);
+    expect(await launchGpus('tensorflow-gpu', probes(false, 2, 3, 0))).toBe(0);
+    expect(await launchGpus('wasm', probes(true, 2, 3, 0))).toBe(0);
+  });
+});
