@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureDataset } from '@cifar-dist/data';
-import { tf } from '@cifar-dist/model';
+import { formatAdapter, tf } from '@cifar-dist/model';
 import {
   SocketCoordinatorServer,
   WorkerPool,
@@ -12,7 +12,6 @@ import {
   type TrainConfig,
 } from '@cifar-dist/training';
 import { startDashboard } from '@cifar-dist/dashboard';
-import { adapterText } from '@cifar-dist/training';
 import { writeRunArtifacts } from '@cifar-dist/report';
 import { feedDashboard } from './dashboard-feed.js';
 import { createProgress } from './progress.js';
@@ -69,7 +68,7 @@ export async function startCoordinator(opts: StartOptions): Promise<CoordinatorR
   await mkdir(opts.out, { recursive: true });
   const pool = new WorkerPool();
   const runId = randomUUID();
-  pool.on('join', (link) => log(`worker ${link.info.workerId} joined (${link.info.backend}, ${link.info.device}${adapterText(link.info.adapter)}, pid ${link.info.pid}); ${pool.size} live`));
+  pool.on('join', (link) => log(`worker ${link.info.workerId} joined (${link.info.backend}, ${link.info.device}${formatAdapter(link.info.adapter)}, pid ${link.info.pid}); ${pool.size} live`));
   pool.on('leave', (link, reason) => log(`worker ${link.info.workerId} left: ${reason}; ${pool.size} live`));
   const server = new SocketCoordinatorServer({
     host: opts.host,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS, createLogger, type LogLevel } from '@cifar-dist/log';
 import { BACKEND_NAMES, selectBackend, type BackendName } from '@cifar-dist/model';
-import { adapterText, runSocketWorker } from '@cifar-dist/training';
+import { runSocketWorker } from '@cifar-dist/training';
 
 interface WorkerOptions {
   connect: string;
@@ -58,7 +58,6 @@ async function main(argv: string[]): Promise<void> {
     ...(o.gpu !== undefined ? { gpuIndex: o.gpu } : {}),
     log,
   });
-  log(`backend ${choice.name} (${choice.device}${adapterText(choice.adapter)})`);
   const token = o.token ?? process.env['CIFAR_DIST_TOKEN'];
   const reason = await runSocketWorker({
     url: o.connect,

@@ -82,7 +82,7 @@ describe.skipIf(!existsSync(CHROMIUM_PATH) && process.env['REQUIRE_CHROMIUM'] !=
     const rows = await page.$$eval('#workers tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent)));
     expect(rows).toEqual([
       ['w-a', '0', 'wasm', 'cpu', '—', 'node-1', '4101'],
-      ['w-b', '1', 'webgpu', 'NVIDIA H200 (webgpu, nvidia hopper)', '1: nvidia hopper · NVIDIA 570.86.15', 'node-2', '4202'],
+      ['w-b', '1', 'webgpu', 'NVIDIA H200', '1: nvidia hopper · NVIDIA 570.86.15', 'node-2', '4202'],
     ]);
     expect(await page.getAttribute('#phase', 'data-phase')).toBe('cifar10');
     expect(await page.textContent('#phase')).toBe('cifar10 · 10 classes · 3 epochs × 50 steps');

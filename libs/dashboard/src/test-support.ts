@@ -54,7 +54,7 @@ export function rawRequest(url: string, method: string, headers: Record<string, 
 export const WORKERS: DashboardWorker[] = [
   { workerId: 'w-a', rank: 0, backend: 'wasm', device: 'cpu', hostname: 'node-1', pid: 4101 },
   {
-    workerId: 'w-b', rank: 1, backend: 'webgpu', device: 'NVIDIA H200 (webgpu, nvidia hopper)', hostname: 'node-2', pid: 4202,
+    workerId: 'w-b', rank: 1, backend: 'webgpu', device: 'NVIDIA H200', hostname: 'node-2', pid: 4202,
     adapter: { vendor: 'nvidia', architecture: 'hopper', device: 'NVIDIA H200', driver: 'NVIDIA 570.86.15', emulated: false, index: 1 },
   },
 ];

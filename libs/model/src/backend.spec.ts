@@ -18,6 +18,9 @@ const broken = () =>
     'The specified module could not be found.\r\n\\\\?\\C:\\app\\node_modules\\@tensorflow\\tfjs-node\\lib\\napi-v8\\tfjs_binding.node',
   );
 
+/** The WebGPU probe of a machine without a Vulkan driver. */
+const noAdapters = async (): Promise<[]> => [];
+
 /** An importer that fails the native packages as given and really imports everything else. */
 function importer(failures: Record<string, () => Error>, calls: string[] = []) {
   return async (name: string): Promise<unknown> => {
@@ -36,7 +39,9 @@ describe('selectBackend', () => {
       importer: importer({ [NODE_GPU]: () => absent(NODE_GPU), [NODE]: () => absent(NODE) }, calls),
       log: (m) => logs.push(m),
       env: {},
+      webgpuProbe: noAdapters,
     });
+    // No adapter in the probe: Dawn is never loaded in this process.
     expect(calls).toEqual([NODE_GPU, NODE, '@tensorflow/tfjs-backend-wasm']);
     expect(choice.name).toBe('wasm');
     expect(choice.tfBackend).toBe('wasm');
@@ -44,13 +49,15 @@ describe('selectBackend', () => {
     expect(choice.device).toMatch(/^CPU \(wasm, 1 thread(, simd)?\)$/);
     expect(choice.attempts.map((a) => [a.name, a.ok])).toEqual([
       ['tensorflow-gpu', false],
+      ['webgpu', false],
       ['tensorflow', false],
       ['wasm', true],
     ]);
     expect(choice.attempts[0].reason).toContain(`Cannot find package '${NODE_GPU}'`);
-    expect(choice.attempts[1].reason).toContain(`Cannot find package '${NODE}'`);
-    expect(choice.attempts[2].reason).toBeUndefined();
-    expect(logs.filter((l) => l.includes('unavailable'))).toHaveLength(2);
+    expect(choice.attempts[1].reason).toContain('no WebGPU adapter (no Vulkan driver found');
+    expect(choice.attempts[2].reason).toContain(`Cannot find package '${NODE}'`);
+    expect(choice.attempts[3].reason).toBeUndefined();
+    expect(logs.filter((l) => l.includes('unavailable'))).toHaveLength(3);
     expect(logs[0]).toContain('tensorflow-gpu');
     expect(wasmConvGradientsInstalled()).toBe(true);
   });
@@ -65,11 +72,12 @@ describe('selectBackend', () => {
       },
       log: (m) => logs.push(m),
       env: {},
+      webgpuProbe: noAdapters,
     });
     expect(choice.name).toBe('wasm');
     expect(choice.attempts[0].reason).toContain('The specified module could not be found');
     expect(choice.attempts[0].reason).toContain('tfjs_binding.node');
-    expect(choice.attempts[1].reason).toContain("registered no 'tensorflow' backend");
+    expect(choice.attempts[2].reason).toContain("registered no 'tensorflow' backend");
     expect(logs.join('\n')).toContain('tfjs_binding.node');
   });
 

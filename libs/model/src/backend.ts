@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ModelError, reasonOf } from './errors.js';
 import { countGpus } from './gpus.js';
 import { installWasmConvGradients } from './wasm-conv-gradients.js';
-import { startWebgpu, type GpuAdapterInfo, type ListedAdapter } from './webgpu.js';
+import { formatAdapter, startWebgpu, type GpuAdapterInfo, type ListedAdapter } from './webgpu.js';
 
 /** Rungs of the backend ladder, fastest first. */
 export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -83,10 +83,9 @@ async function wasmDevice(): Promise<string> {
   return `CPU (wasm, ${threads} thread${threads === 1 ? '' : 's'}${simd ? ', simd' : ''})`;
 }
 
-/** 'NVIDIA H200 (webgpu, nvidia hopper)', 'SwiftShader Device (Subzero) (webgpu, emulated on the CPU)'. */
+/** The device string of a webgpu choice: 'NVIDIA H200', 'SwiftShader Device (Subzero) (emulated on the CPU)'. */
 export function describeAdapter(a: GpuAdapterInfo): string {
-  const what = a.emulated ? 'emulated on the CPU' : [a.vendor, a.architecture].filter((s) => s !== '').join(' ');
-  return `${a.device} (webgpu${what ? `, ${what}` : ''})`;
+  return `${a.device}${a.emulated ? ' (emulated on the CPU)' : ''}`;
 }
 
 async function describe(name: BackendName, gpuIndex: number | undefined, adapter: GpuAdapterInfo | undefined): Promise<string> {
@@ -198,7 +197,7 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
       attempts,
       ...(adapter ? { adapter } : {}),
     };
-    log(`backend ${name} selected (tf backend '${choice.tfBackend}', ${choice.device})`);
+    log(`backend ${name} selected (tf backend '${choice.tfBackend}', ${choice.device}${formatAdapter(adapter)})`);
     return choice;
   }
   const summary = attempts.map((a) => `${a.name}: ${a.reason ?? 'ok'}`).join('; ');

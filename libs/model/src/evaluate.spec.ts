@@ -38,9 +38,9 @@ describe('evaluateBatch (wasm)', () => {
   it('rejects bad sizes, labels and batch sizes', async () => {
     const model = createModel({ numClasses: 10 });
     const xs = new Float32Array(3 * 3072);
-    await expect(await evaluateBatch(model, xs, [0, 1, 2], 2)).rejects.toThrow(expect.objectContaining({ code: 'E_INPUT_SHAPE' }));
-    await expect(await evaluateBatch(model, xs, [0, 1, -1], 3)).rejects.toThrow(expect.objectContaining({ code: 'E_LABEL_RANGE' }));
-    await expect(await evaluateBatch(model, xs, [0, 1, 2], 3, { batchSize: 0 })).rejects.toThrow(expect.objectContaining({ code: 'E_MODEL_OPTIONS' }));
+    await expect(evaluateBatch(model, xs, [0, 1, 2], 2)).rejects.toThrow(expect.objectContaining({ code: 'E_INPUT_SHAPE' }));
+    await expect(evaluateBatch(model, xs, [0, 1, -1], 3)).rejects.toThrow(expect.objectContaining({ code: 'E_LABEL_RANGE' }));
+    await expect(evaluateBatch(model, xs, [0, 1, 2], 3, { batchSize: 0 })).rejects.toThrow(expect.objectContaining({ code: 'E_MODEL_OPTIONS' }));
     model.dispose();
   });
 });

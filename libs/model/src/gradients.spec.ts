@@ -100,7 +100,7 @@ describe('computeGradients (wasm)', () => {
     const reused = await computeGradients(model, xs, labels, count, { out });
     expect(reused.gradients).toBe(out);
     expect(Buffer.from(out.buffer).equals(Buffer.from(fresh.gradients.buffer))).toBe(true);
-    await expect(await computeGradients(model, xs, labels, count, { out: new Float32Array(10) })).rejects.toThrow(/E_MODEL_WEIGHTS_LENGTH|gradient buffer/);
+    await expect(computeGradients(model, xs, labels, count, { out: new Float32Array(10) })).rejects.toThrow(/E_MODEL_WEIGHTS_LENGTH|gradient buffer/);
     model.dispose();
   });
 
@@ -108,10 +108,10 @@ describe('computeGradients (wasm)', () => {
     const model = createModel({ numClasses: 10 });
     const before = tf.memory().numTensors;
     const xs = new Float32Array(2 * 3072);
-    await expect(await computeGradients(model, xs, [0, 1], 3)).rejects.toThrow(expect.objectContaining({ code: 'E_INPUT_SHAPE' }));
-    await expect(await computeGradients(model, xs, [0], 2)).rejects.toThrow(expect.objectContaining({ code: 'E_INPUT_SHAPE' }));
-    await expect(await computeGradients(model, xs, [0, 10], 2)).rejects.toThrow(expect.objectContaining({ code: 'E_LABEL_RANGE' }));
-    await expect(await computeGradients(model, xs, [0, 1.5], 2)).rejects.toThrow(expect.objectContaining({ code: 'E_LABEL_RANGE' }));
+    await expect(computeGradients(model, xs, [0, 1], 3)).rejects.toThrow(expect.objectContaining({ code: 'E_INPUT_SHAPE' }));
+    await expect(computeGradients(model, xs, [0], 2)).rejects.toThrow(expect.objectContaining({ code: 'E_INPUT_SHAPE' }));
+    await expect(computeGradients(model, xs, [0, 10], 2)).rejects.toThrow(expect.objectContaining({ code: 'E_LABEL_RANGE' }));
+    await expect(computeGradients(model, xs, [0, 1.5], 2)).rejects.toThrow(expect.objectContaining({ code: 'E_LABEL_RANGE' }));
     expect(tf.memory().numTensors).toBe(before);
     model.dispose();
   });

@@ -45,10 +45,13 @@ export { installWasmConvGradients, wasmConvGradientsInstalled } from './wasm-con
 export { countGpus, countWebgpuAdapters, launchGpus, tfjsNodeGpuInstalled, type GpuProbes, type LaunchGpuProbes } from './gpus.js';
 export {
   startWebgpu,
+  formatAdapter,
   stopWebgpu,
   webgpuAdapter,
   listAdapters,
   probeAdapters,
+  swiftShaderEnv,
+  SWIFTSHADER_ICD,
   planAdapterSelection,
   parseAdapterListing,
   isEmulatedAdapterName,

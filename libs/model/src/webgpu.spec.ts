@@ -246,7 +246,7 @@ describe('the ladder and the launcher with webgpu', () => {
   it('a forced webgpu rung reports its adapter in the choice', async () => {
     const dawn = stubDawn([H200('0000:18:00.0')], {});
     const choice = await selectBackend({ force: 'webgpu', importer: importerFor(dawn.module), pciAddresses: () => [], env: {} });
-    expect(choice).toMatchObject({ name: 'webgpu', tfBackend: 'webgpu', device: 'NVIDIA H200 (webgpu, nvidia hopper)', adapter: { device: 'NVIDIA H200', index: 0 } });
+    expect(choice).toMatchObject({ name: 'webgpu', tfBackend: 'webgpu', device: 'NVIDIA H200', adapter: { device: 'NVIDIA H200', index: 0 } });
   });
 
   it('the launcher starts one worker per GPU of the chosen backend', async () => {

@@ -14,7 +14,8 @@
  * again to check it worked. CUDA_VISIBLE_DEVICES does not affect Vulkan.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { ModelError, reasonOf } from './errors.js';
 
@@ -40,6 +41,16 @@ export interface GpuAdapterInfo {
   emulated: boolean;
   /** Position of this adapter in Dawn's listing (the `--gpu` index counts usable adapters). */
   index: number;
+}
+
+/**
+ * A GPU adapter's details for logs and reports: ", adapter 0: nvidia hopper, driver 'NVIDIA
+ * 570.86.15'"; '' without an adapter (CPU backends). The device name is in the device string.
+ */
+export function formatAdapter(a: Pick<GpuAdapterInfo, 'vendor' | 'architecture' | 'driver' | 'index'> | undefined): string {
+  if (a === undefined) return '';
+  const kind = [a.vendor, a.architecture].filter((s) => s !== '').join(' ');
+  return `, adapter ${a.index}: ${kind ? `${kind}, ` : ''}driver '${a.driver}'`;
 }
 
 /** Names of software rasterisers that present themselves as Vulkan devices. */
@@ -370,4 +381,22 @@ export function readNvidiaPciAddresses(readdir: (dir: string) => string[] = (d) 
   } catch {
     return [];
   }
+}
+
+/** SwiftShader's Vulkan driver as Debian's `chromium` package ships it. */
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+/**
+ * The environment under which Dawn finds a GPU emulated on the CPU on a machine without one:
+ * VK_ICD_FILENAMES pointing at {@link SWIFTSHADER_ICD} (when that file exists and no driver is
+ * chosen already) and XDG_RUNTIME_DIR (Dawn's Vulkan loader wants one). For tests and CI: the
+ * webgpu backend's correctness checks run there; automatic choice still skips that adapter.
+ *
+ * @returns a copy of `env` with those two set where they were missing.
+ */
+export function swiftShaderEnv(env: NodeJS.ProcessEnv = process.env, icd = SWIFTSHADER_ICD): NodeJS.ProcessEnv {
+  const out = { ...env };
+  if (out['VK_ICD_FILENAMES'] === undefined && out['VK_DRIVER_FILES'] === undefined && existsSync(icd)) out['VK_ICD_FILENAMES'] = icd;
+  out['XDG_RUNTIME_DIR'] ??= tmpdir();
+  return out;
 }

@@ -89,6 +89,7 @@ describe('renderReportHtml', () => {
     expect(html).toContain('<tr><th>global batch</th><td>128</td></tr>');
     expect(html).toContain('<tr><th>peak learning rate</th><td>0.05 (fine-tune 0.02), cosine decay</td></tr>');
     expect(html).toMatch(/<tr><th>workers<\/th><td>2 — w0: wasm/);
+    expect(html).toContain("w1: webgpu, NVIDIA H200, adapter 1: nvidia hopper, driver &#39;NVIDIA 570.86.15&#39; (host&lt;1&gt;, pid 102)");
   });
 
   it('gives every element id once, across all inlined charts', () => {

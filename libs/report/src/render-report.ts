@@ -1,5 +1,6 @@
 import type { ClassificationReport } from '@cifar-dist/metrics';
-import { REFERENCE, adapterText, type PhaseReport, type RunReport } from '@cifar-dist/training';
+import { formatAdapter } from '@cifar-dist/model';
+import { REFERENCE, type PhaseReport, type RunReport } from '@cifar-dist/training';
 import { renderPhaseCharts } from './charts.js';
 import { escapeHtml, fixed4, htmlTable, integer, keyValueTable, type Cell } from './html.js';
 
@@ -32,7 +33,7 @@ function duration(startIso: string, endIso: string): string {
 function headerHtml(report: RunReport): string {
   const c = report.config;
   const workers = report.workers
-    .map((w) => `${w.workerId}: ${w.backend}, ${w.device}${adapterText(w.adapter)} (${w.hostname}, pid ${w.pid})`)
+    .map((w) => `${w.workerId}: ${w.backend}, ${w.device}${formatAdapter(w.adapter)} (${w.hostname}, pid ${w.pid})`)
     .join('; ');
   return keyValueTable([
     ['started', report.startedAt],

@@ -57,7 +57,10 @@ export function fixtureReport(): RunReport {
     backend: 'cpu',
     workers: [
       { workerId: 'w0', backend: 'wasm', device: 'CPU (wasm, 1 thread, simd)', hostname: 'host<1>', pid: 101 },
-      { workerId: 'w1', backend: 'wasm', device: 'CPU (wasm, 1 thread, simd)', hostname: 'host<1>', pid: 102 },
+      {
+        workerId: 'w1', backend: 'webgpu', device: 'NVIDIA H200', hostname: 'host<1>', pid: 102,
+        adapter: { vendor: 'nvidia', architecture: 'hopper', device: 'NVIDIA H200', driver: 'NVIDIA 570.86.15', emulated: false, index: 1 },
+      },
     ],
     config: defaultConfig({ dataDir: '/data', seed: 1234 }),
     phases: [

@@ -34,16 +34,6 @@ export interface RunReport {
   phases: PhaseReport[];
 }
 
-/**
- * A worker's GPU adapter for logs and reports: ", adapter 0: nvidia hopper 'NVIDIA H200', driver
- * 'NVIDIA 570.86'" (and " (emulated on the CPU)" for SwiftShader); '' without one.
- */
-export function adapterText(a: AdapterInfo | undefined): string {
-  if (a === undefined) return '';
-  const kind = [a.vendor, a.architecture].filter((s) => s !== '').join(' ');
-  return `, adapter ${a.index}: ${kind ? `${kind} ` : ''}'${a.device}', driver '${a.driver}'${a.emulated ? ' (emulated on the CPU)' : ''}`;
-}
-
 const pct = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '   -  ' : x.toFixed(4));
 
 /** The end-of-run text: per phase, our figures beside the reference's, then sklearn-style tables. */

@@ -141,7 +141,12 @@ async function hostilePeer(url: string, workerId: string, onCompute: (ctx: Compu
     } else if (msg.type === 'compute') {
       const n = peer.computes++;
       // Computed up front (the runtime is asynchronous); a variant that ignores it is dropped anyway.
-      const honest = await runtime.compute(msg);
+      let honest: GradientMessage;
+      try {
+        honest = await runtime.compute(msg);
+      } catch {
+        return; // dropped meanwhile: the runtime is disposed, and nobody waits for an answer
+      }
       onCompute({ msg, n, honest: () => honest, ack, socket });
     } else if (msg.type === 'shutdown') {
       ack(encodeMessage({ type: 'ready', modelId: 0, weightsCrc: 0 }));
