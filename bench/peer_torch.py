@@ -13,8 +13,12 @@ a per-process batch of 64 (by default):
 Each measurement runs in fresh subprocesses of this script (hidden `--_role`). The parent prints
 a short table, then the JSON as the last line of stdout, and writes the same JSON to `--json`.
 
-Exit codes: 0 success; 3 torch cannot be imported (stdout: {"error": ...}); 2 bad arguments or
-`--blas-dir` given but OpenBLAS not loaded; 1 a measurement failed.
+`--device cuda` measures `single` on the GPU instead (all CPU threads, the step timed to the end of
+its GPU work with torch.cuda.synchronize); `multi` and `allreduce` are then not measured (null).
+
+Exit codes: 0 success; 3 torch cannot be imported (stdout: {"error": ...}); 4 `--device cuda`
+but torch sees no CUDA device; 2 bad arguments or `--blas-dir` given but OpenBLAS not loaded;
+1 a measurement failed.
 
 Debian's python3-torch is importable only by /usr/bin/python3; when torch is missing from the
 running interpreter and /usr/bin/python3 is a different one, the script re-executes itself with
@@ -53,6 +57,8 @@ def parse_args(argv):
     p.add_argument("--reps", type=int, default=50, help="timed all_reduce repetitions (default 50)")
     p.add_argument("--quick", action="store_true", help="short run (~3 s per mode)")
     p.add_argument("--json", dest="json_path", help="also write the JSON result to this file")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="where the single-process step runs (default cpu); cuda: single only")
     p.add_argument("--blas-dir", help="folder holding OpenBLAS's libblas.so.3 (or the root of a "
                    "`dpkg -x libopenblas0-openmp_*.deb` tree); torch is run with it on LD_LIBRARY_PATH")
     # hidden: subprocess roles
@@ -172,11 +178,12 @@ def setup_threads(torch):
         pass  # already set (only possible once per process)
 
 
-def make_step(torch, model, batch):
-    """A training step on one fixed random batch (throughput does not depend on the values)."""
+def make_step(torch, model, batch, device="cpu"):
+    """A training step on one fixed random batch (throughput does not depend on the values),
+    with the model and the batch on `device`."""
     g = torch.Generator().manual_seed(1234)
-    x = torch.rand(batch, 3, 32, 32, generator=g, dtype=torch.float32)
-    y = torch.randint(0, NUM_CLASSES, (batch,), generator=g)
+    x = torch.rand(batch, 3, 32, 32, generator=g, dtype=torch.float32).to(device)
+    y = torch.randint(0, NUM_CLASSES, (batch,), generator=g).to(device)
     loss_fn = torch.nn.CrossEntropyLoss()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     model.train()
@@ -191,15 +198,17 @@ def make_step(torch, model, batch):
     return step
 
 
-def timed_windows(step, a, agree=lambda k: k, sync=lambda: None):
+def timed_windows(step, a, agree=lambda k: k, sync=lambda: None, finish=lambda: None):
     """Warm up (`a.warmup` steps, at least 2), take the steps per window from the median time of
     the warm-up steps after the first, then time `a.windows` windows of that many steps.
-    `agree` makes every rank use rank 0's step count; `sync` aligns the window starts.
+    `agree` makes every rank use rank 0's step count; `sync` aligns the window starts; `finish`
+    waits for queued device work (CUDA runs asynchronously) before a time is taken.
     Returns (steps per window, [seconds of each window])."""
     times = []
     for _ in range(max(2, a.warmup)):
         t0 = time.perf_counter()
         step()
+        finish()
         times.append(time.perf_counter() - t0)
     per_step = statistics.median(times[1:])
     k = agree(max(1, int(round(a.seconds / a.windows / per_step))))
@@ -209,6 +218,7 @@ def timed_windows(step, a, agree=lambda k: k, sync=lambda: None):
         t0 = time.perf_counter()
         for _ in range(k):
             step()
+        finish()
         secs.append(time.perf_counter() - t0)
     return k, secs
 
@@ -218,12 +228,15 @@ def emit(obj):
 
 
 def role_single(torch, a):
-    setup_threads(torch)
+    if a.device == "cpu":
+        setup_threads(torch)
     torch.manual_seed(0)
     model = build_model(torch)
     n = count_params(model)
     assert n == PARAMS, "parameter count %d != %d" % (n, PARAMS)
-    k, secs = timed_windows(make_step(torch, model, a.batch), a)
+    model.to(a.device)
+    finish = torch.cuda.synchronize if a.device == "cuda" else (lambda: None)
+    k, secs = timed_windows(make_step(torch, model, a.batch, a.device), a, finish=finish)
     rates = [k * a.batch / s for s in secs]
     blas, lib = blas_in_use()
     emit({"imagesPerSecond": statistics.median(rates), "windows": rates, "stepsPerWindow": k,
@@ -305,7 +318,8 @@ def run_role(a, role, nprocs):
     port = free_port() if role != "single" else 0
     base = [sys.executable, os.path.abspath(__file__), "--_role", role, "--_port", str(port),
             "--workers", str(nprocs), "--batch", str(a.batch), "--seconds", str(a.seconds),
-            "--windows", str(a.windows), "--warmup", str(a.warmup), "--reps", str(a.reps)]
+            "--windows", str(a.windows), "--warmup", str(a.warmup), "--reps", str(a.reps),
+            "--device", a.device]
     env = child_env()
     procs = [subprocess.Popen(base + ["--_rank", str(r)], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, universal_newlines=True)
@@ -364,6 +378,11 @@ def main():
     print("PyTorch %s (%s), BLAS %s (%s); 1 thread/process, batch %d/process, %g s x %d windows"
           % (torch.__version__, sys.executable, blas, lib, a.batch, a.seconds, a.windows), file=sys.stderr)
 
+    if a.device == "cuda":
+        if not torch.cuda.is_available():
+            fail(4, "--device cuda: torch %s sees no CUDA device" % torch.__version__, a.json_path)
+        return main_cuda(torch, a, t_start)
+
     try:
         single = run_role(a, "single", 1)
         multi = run_role(a, "ddp", a.workers)
@@ -409,6 +428,37 @@ def main():
         print("  %s  %s" % (k.ljust(w), v))
         if i == 0:
             print("  %s  %s" % ("-" * w, "-" * 12))
+    out = json.dumps(result)
+    if a.json_path:
+        with open(a.json_path, "w") as f:
+            f.write(out + "\n")
+    print(out)
+
+
+def main_cuda(torch, a, t_start):
+    """`--device cuda`: the single-process step on the GPU; multi and allreduce are null."""
+    try:
+        single = run_role(a, "single", 1)
+    except RuntimeError as e:
+        fail(1, str(e), a.json_path)
+    result = {
+        "torch": torch.__version__,
+        "device": "cuda",
+        "gpu": torch.cuda.get_device_name(0),
+        "cuda": torch.version.cuda,
+        "batch": a.batch,
+        "single": {"imagesPerSecond": round(single["imagesPerSecond"], 1)},
+        "multi": None,
+        "allreduceMs": None,
+        "params": single["params"],
+        "python": sys.executable,
+        "seconds": a.seconds,
+        "windows": a.windows,
+        "detail": {"singleWindows": [round(x, 1) for x in single["windows"]], "singleStepsPerWindow": single["stepsPerWindow"]},
+        "wallSeconds": round(time.perf_counter() - t_start, 1),
+    }
+    print("PyTorch %s on %s (CUDA %s), batch %d: %.1f img/s" % (result["torch"], result["gpu"], result["cuda"], a.batch,
+                                                                result["single"]["imagesPerSecond"]))
     out = json.dumps(result)
     if a.json_path:
         with open(a.json_path, "w") as f:

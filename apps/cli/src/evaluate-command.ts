@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { resolveDataDir } from '@cifar-dist/data';
 import { formatClassificationReport, type ClassificationReport } from '@cifar-dist/metrics';
-import type { BackendName } from '@cifar-dist/model';
+import { BACKEND_NAMES, type BackendName } from '@cifar-dist/model';
 import { useBackend } from './backend.js';
 import type { CommandIo } from './command-io.js';
 import { DEFAULT_EVAL_CHUNK, evaluateModel } from './evaluate-model.js';
@@ -35,7 +35,7 @@ export async function evaluateCommand(argv: readonly string[], io: CommandIo): P
     .option('--data-dir <dir>', 'CIFAR data directory (else env CIFAR_DATA_DIR, else ./data)')
     .option('--test-limit <n>', 'use only the first n records of each test file', positiveInt)
     .option('--json', 'print the ClassificationReport as JSON')
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['wasm', 'cpu', 'tensorflow', 'tensorflow-gpu']).default('wasm'))
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend (webgpu: a GPU through Dawn, emulated ones included)').choices([...BACKEND_NAMES]).default('wasm'))
     .configureOutput({ writeOut: io.out });
   if (!parseArgs(program, argv)) return null;
   const o = program.opts<EvaluateOptions>();

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import type { BackendName } from '@cifar-dist/model';
+import { BACKEND_NAMES, type BackendName } from '@cifar-dist/model';
 import { useBackend } from './backend.js';
 import { classNamesFor } from './class-names.js';
 import type { CommandIo } from './command-io.js';
@@ -35,7 +35,7 @@ export async function predictCommand(argv: readonly string[], io: CommandIo): Pr
     .requiredOption('--model <dir>', 'model folder (model.json + weights.bin), e.g. runs/<run>/model-finetune')
     .option('--top <k>', 'classes to print per image', positiveInt, 3)
     .option('--json', 'print JSON: [{file, top: [{class, probability}]}]')
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['wasm', 'cpu', 'tensorflow', 'tensorflow-gpu']).default('wasm'))
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend (webgpu: a GPU through Dawn, emulated ones included)').choices([...BACKEND_NAMES]).default('wasm'))
     .argument('<image...>', 'image files')
     .configureOutput({ writeOut: io.out });
   if (!parseArgs(program, argv)) return [];

@@ -16,9 +16,14 @@ export interface LocalWorkerOptions {
   stdio?: 'inherit' | 'ignore';
 }
 
-/** Starts one worker as its own Node process, running apps/worker from source (tsx loader). */
+/**
+ * Starts one worker as its own Node process: apps/worker from source (tsx loader), or, in a
+ * bundled build (the GPU check folder), the worker bundle named by CIFAR_DIST_WORKER_BUNDLE.
+ */
 export function spawnLocalWorker(o: LocalWorkerOptions): ChildProcess {
-  const args = ['--import', import.meta.resolve('tsx'), WORKER_MAIN, '--connect', o.url, '--worker-id', o.workerId, '--exit-with-parent'];
+  const bundle = process.env['CIFAR_DIST_WORKER_BUNDLE'];
+  const entry = bundle ? [bundle] : ['--import', import.meta.resolve('tsx'), WORKER_MAIN];
+  const args = [...entry, '--connect', o.url, '--worker-id', o.workerId, '--exit-with-parent'];
   if (o.backend) args.push('--backend', o.backend);
   if (o.gpu !== undefined) args.push('--gpu', String(o.gpu));
   const stdio = o.stdio ?? 'inherit';

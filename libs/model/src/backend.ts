@@ -68,8 +68,17 @@ const TF_BACKEND: Readonly<Record<BackendName, string>> = {
   cpu: 'cpu',
 };
 
-// The name is a variable on purpose: bundlers and tsc must not resolve optional native modules.
-const dynamicImport = (name: string): Promise<unknown> => import(name);
+/**
+ * Loads a rung's package. The backends that are regular dependencies are named literally, so that
+ * a bundle (the GPU check folder) carries them with the one tfjs it holds; every other name is a
+ * variable on purpose: bundlers and tsc must not resolve the optional native modules (tfjs-node,
+ * Dawn's `webgpu`), which are loaded at run time when present.
+ */
+const dynamicImport = (name: string): Promise<unknown> => {
+  if (name === BACKEND_MODULES.wasm) return import('@tensorflow/tfjs-backend-wasm');
+  if (name === BACKEND_MODULES.webgpu) return import('@tensorflow/tfjs-backend-webgpu');
+  return import(name);
+};
 
 async function wasmDevice(): Promise<string> {
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');

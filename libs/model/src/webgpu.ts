@@ -103,8 +103,9 @@ export interface PlanOptions {
  */
 export function planAdapterSelection(listed: readonly ListedAdapter[], gpuIndex: number | undefined, opts: PlanOptions): AdapterPlan {
   const shown = listed.map((a) => `'${a.name}'`).join(', ') || 'none';
-  const hardware = listed.map((a, index) => ({ ...a, index })).filter((a) => !isEmulatedAdapterName(a.name));
-  const emulated = listed.map((a, index) => ({ ...a, index })).filter((a) => isEmulatedAdapterName(a.name));
+  const indexed = listed.map((a, index) => ({ ...a, index }));
+  const hardware = indexed.filter((a) => !isEmulatedAdapterName(a.name));
+  const emulated = indexed.filter((a) => isEmulatedAdapterName(a.name));
   const usable = opts.allowEmulated ? [...hardware, ...emulated] : hardware;
   const i = gpuIndex ?? 0;
   if (!Number.isInteger(i) || i < 0) throw new ModelError('E_BACKEND_UNAVAILABLE', `GPU index must be a non-negative integer, got ${gpuIndex}`);
@@ -120,7 +121,7 @@ export function planAdapterSelection(listed: readonly ListedAdapter[], gpuIndex:
   if (chosen === undefined) {
     throw new ModelError('E_BACKEND_UNAVAILABLE', `GPU ${i} requested but ${usable.length} usable WebGPU adapter(s): ${usable.map((a) => `'${a.name}'`).join(', ')}`);
   }
-  const sameName = listed.map((a, index) => ({ ...a, index })).filter((a) => a.name === chosen.name);
+  const sameName = indexed.filter((a) => a.name === chosen.name);
   const occurrence = sameName.findIndex((a) => a.index === chosen.index);
   const base = { index: chosen.index, name: chosen.name, flags: [`adapter=${chosen.name}`] };
   if (occurrence === 0) return { ...base, env: {}, expectSingle: false };

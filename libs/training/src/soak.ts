@@ -5,6 +5,12 @@
  * last one. A leak of one tensor, or of a few MB of buffers, per step shows as growth.
  *
  *   npx tsx --tsconfig libs/training/tsconfig.json libs/training/src/soak.ts --steps 500 [--workers 2] [--batch 32] [--probe 50]
+ *   npx tsx --tsconfig libs/training/tsconfig.json libs/training/src/soak.ts --backend webgpu --steps 200 --batch 8 --probe 20
+ *
+ * With `--backend webgpu` (whose tensors cannot be read synchronously, as the coordinator's model
+ * must be) it soaks the worker's side alone: one WorkerRuntime is sent new weights every step, as
+ * a socket worker is, and the weights are updated by plain SGD here (see worker-soak.ts); the GPU
+ * buffer figures of tf.memory() are printed too.
  *
  * Prints RSS, heap, tf.memory().numTensors and numBytes after step `--probe` and after the last
  * step, and their ratios; exits 1 when RSS or numTensors grew by more than 5 %. Augmentation and
@@ -13,12 +19,16 @@
  */
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { createModel, selectBackend, tf } from '@cifar-dist/model';
+import { BACKEND_NAMES, createModel, selectBackend, stopWebgpu, type BackendName } from '@cifar-dist/model';
 import { defaultConfig } from './config.js';
 import { InProcessLink } from './in-process-link.js';
 import { PhaseRunner } from './phase-runner.js';
 import { WorkerPool } from './worker-pool.js';
+import { formatSample, memorySample, soakPassed, soakResult, SOAK_TOLERANCE, type SoakResult, type SoakSample } from './soak-sample.js';
 import { CLASS_NAMES, exposeGc, syntheticSet } from './test-support.js';
+import { runWorkerSoak } from './worker-soak.js';
+
+export { formatSample, soakPassed, SOAK_TOLERANCE, type SoakResult, type SoakSample };
 
 export interface SoakOptions {
   /** Optimizer steps to run (one epoch of `steps * batchSize` synthetic images). */
@@ -32,41 +42,6 @@ export interface SoakOptions {
   /** Progress lines, e.g. console.log; silent when omitted. */
   log?: (msg: string) => void;
 }
-
-/** Memory figures after one step. */
-export interface SoakSample {
-  step: number;
-  /** process.memoryUsage.rss(), bytes, taken before the forced GC. */
-  rss: number;
-  /** process.memoryUsage().heapUsed, bytes (after a full GC when one could be exposed). */
-  heapUsed: number;
-  /** process.memoryUsage().arrayBuffers: typed-array stores outside the JS heap, bytes. */
-  arrayBuffers: number;
-  /** Size of the wasm backend's linear memory (it only ever grows), bytes; 0 on other backends. */
-  wasmHeap: number;
-  numTensors: number;
-  /** tf.memory().numBytes: bytes held by live tensors. */
-  numBytes: number;
-}
-
-export interface SoakResult {
-  first: SoakSample;
-  last: SoakSample;
-  /** last / first. */
-  rssRatio: number;
-  tensorsRatio: number;
-  bytesRatio: number;
-  /** Mean wall time per step after the probe step, ms. */
-  msPerStep: number;
-  /** Whether heap figures were taken after a forced full GC. */
-  gcExposed: boolean;
-}
-
-/** Growth allowed between the probe step and the last one (5 %). */
-export const SOAK_TOLERANCE = 0.05;
-
-
-
 
 /**
  * Runs the soak and returns the figures; disposes every tensor it made (model, workers).
@@ -95,18 +70,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const samples: SoakSample[] = [];
   let probeTime = 0;
   let lastTime = 0;
-  const sample = (step: number): SoakSample => {
-    // RSS as the run leaves it: a forced full GC would release and later re-take pages, which
-    // makes RSS swing by ±5 % between samples (measured here); the heap figures after one.
-    const rss = process.memoryUsage.rss();
-    gc?.();
-    const mem = process.memoryUsage();
-    const t = tf.memory();
-    return {
-      step, rss, heapUsed: mem.heapUsed, arrayBuffers: mem.arrayBuffers, wasmHeap: wasmHeapBytes(),
-      numTensors: t.numTensors, numBytes: t.numBytes,
-    };
-  };
+  const sample = (step: number): SoakSample => memorySample(step, gc);
   try {
     const runner = new PhaseRunner({
       name: 'cifar10', model, modelId: 1, numClasses: 10, classNames: CLASS_NAMES, frozenLayers: 0,
@@ -130,36 +94,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     pool.closeAll('soak over');
   }
   const [first, last] = samples as [SoakSample, SoakSample];
-  return {
-    first,
-    last,
-    rssRatio: last.rss / first.rss,
-    tensorsRatio: last.numTensors / first.numTensors,
-    bytesRatio: last.numBytes / first.numBytes,
-    msPerStep: steps > probeStep ? (lastTime - probeTime) / (steps - probeStep) : 0,
-    gcExposed: gc !== null,
-  };
-}
-
-/** The wasm backend's linear memory, bytes (0 when the backend is not wasm). */
-function wasmHeapBytes(): number {
-  const backend = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
-  return backend.wasm?.HEAPU8?.buffer.byteLength ?? 0;
-}
-
-const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MB`;
-
-/** One line per sample: "after step N: rss …, heapUsed …, arrayBuffers …, wasm heap …, numTensors …, numBytes …". */
-export function formatSample(s: SoakSample): string {
-  return (
-    `after step ${s.step}: rss ${mb(s.rss)}, heapUsed ${mb(s.heapUsed)}, arrayBuffers ${mb(s.arrayBuffers)}, ` +
-    `wasm heap ${mb(s.wasmHeap)}, numTensors ${s.numTensors}, numBytes ${mb(s.numBytes)}`
-  );
-}
-
-/** Whether RSS and live tensors stayed within SOAK_TOLERANCE of the probe step's figures. */
-export function soakPassed(r: SoakResult): boolean {
-  return r.rssRatio <= 1 + SOAK_TOLERANCE && r.tensorsRatio <= 1 + SOAK_TOLERANCE;
+  return soakResult(first, last, steps > probeStep ? (lastTime - probeTime) / (steps - probeStep) : 0, gc !== null);
 }
 
 async function main(): Promise<void> {
@@ -169,8 +104,11 @@ async function main(): Promise<void> {
       workers: { type: 'string', default: '2' },
       batch: { type: 'string', default: '32' },
       probe: { type: 'string', default: '50' },
+      backend: { type: 'string', default: 'wasm' },
     },
   });
+  const backend = values.backend as BackendName;
+  if (!BACKEND_NAMES.includes(backend)) throw new RangeError(`--backend must be one of ${BACKEND_NAMES.join(', ')}, got ${values.backend}`);
   const opts: SoakOptions = {
     steps: Number(values.steps),
     workers: Number(values.workers),
@@ -181,18 +119,24 @@ async function main(): Promise<void> {
   for (const [name, v] of Object.entries({ steps: opts.steps, workers: opts.workers, batch: opts.batchSize })) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`--${name} must be a positive integer, got ${v}`);
   }
-  const choice = await selectBackend({ force: 'wasm' });
-  console.log(`soak: ${opts.steps} steps, global batch ${opts.batchSize}, ${opts.workers} in-process workers, backend ${choice.tfBackend}`);
-  const r = await runSoak(opts);
+  const choice = await selectBackend({ force: backend });
+  const workerSide = choice.tfBackend === 'webgpu';
+  console.log(
+    `soak: ${opts.steps} steps, ${workerSide ? `batch ${opts.batchSize}, the worker's side alone` : `global batch ${opts.batchSize}, ${opts.workers} in-process workers`}, ` +
+      `backend ${choice.tfBackend} (${choice.device})`,
+  );
+  const r = workerSide ? await runWorkerSoak(opts) : await runSoak(opts);
   console.log(formatSample(r.first));
   console.log(formatSample(r.last));
+  const gpu = r.first.gpuBytesAllocated > 0 ? `, GPU buffers allocated ${(r.last.gpuBytesAllocated / r.first.gpuBytesAllocated).toFixed(4)}` : '';
   console.log(
     `ratio (step ${r.last.step} / step ${r.first.step}): rss ${r.rssRatio.toFixed(4)}, numTensors ${r.tensorsRatio.toFixed(4)}, ` +
-      `numBytes ${r.bytesRatio.toFixed(4)}; ${r.msPerStep.toFixed(0)} ms/step; heap after gc: ${r.gcExposed ? 'yes' : 'no'}`,
+      `numBytes ${r.bytesRatio.toFixed(4)}${gpu}; ${r.msPerStep.toFixed(0)} ms/step; heap after gc: ${r.gcExposed ? 'yes' : 'no'}`,
   );
   const ok = soakPassed(r);
   console.log(ok ? `OK: grew by at most ${SOAK_TOLERANCE * 100} %` : `FAIL: RSS or numTensors grew by more than ${SOAK_TOLERANCE * 100} %`);
   process.exitCode = ok ? 0 : 1;
+  stopWebgpu();
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

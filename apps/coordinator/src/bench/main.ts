@@ -112,9 +112,9 @@ async function main(argv: string[]): Promise<void> {
       peer: peer.ok
         ? {
             torch: peer.figures.torch,
-            blas: peer.figures.blas,
+            ...(peer.figures.blas ? { blas: peer.figures.blas } : {}),
             single: { imagesPerSecond: peer.figures.single.imagesPerSecond },
-            multi: { workers: peer.figures.multi.workers, imagesPerSecond: peer.figures.multi.imagesPerSecond },
+            multi: { workers, imagesPerSecond: peer.figures.multi?.imagesPerSecond ?? null },
             allreduceMs: peer.figures.allreduceMs,
           }
         : { reason: peer.reason, single: { imagesPerSecond: null }, multi: { workers, imagesPerSecond: null }, allreduceMs: null },

