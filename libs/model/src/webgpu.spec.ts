@@ -7,6 +7,7 @@
  */
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { selectBackend } from './backend.js';
 import { ModelError } from './errors.js';
@@ -35,11 +36,15 @@ interface StubGpu {
 const H200 = (pci: string): StubGpu => ({ name: 'NVIDIA H200', pci, vendor: 'nvidia', architecture: 'hopper' });
 const SWIFTSHADER: StubGpu = { name: 'SwiftShader Device (Subzero)', pci: '0000:00:00.0', vendor: 'google', architecture: 'swiftshader', fallback: true };
 
-/** Dawn's `webgpu` module as a stub; `created` records every create() call's flags, `devices` each device made. */
-function stubDawn(gpus: StubGpu[], env: NodeJS.ProcessEnv) {
+/**
+ * Dawn's `webgpu` module as a stub; `created` records every create() call's flags, `devices` each
+ * device made. `driverFound` says whether the Vulkan loader finds a driver in `env` (default: yes).
+ */
+function stubDawn(gpus: StubGpu[], env: NodeJS.ProcessEnv, driverFound: (env: NodeJS.ProcessEnv) => boolean = () => true) {
   const created: string[][] = [];
   const devices: Array<{ adapter: string; destroyed: boolean }> = [];
   const visible = (): StubGpu[] => {
+    if (!driverFound(env)) return [];
     const prime = env['DRI_PRIME'];
     if (prime === undefined || !prime.endsWith('!')) return gpus;
     return gpus.filter((g) => driPrimeTag(g.pci) === prime.slice(0, -1));
@@ -217,6 +222,25 @@ describe('startWebgpu with a stub Dawn', () => {
     const odd = stubDawn([{ name: 'Virtual GPU', pci: '0000:01:00.0', fallback: true }], {});
     await expect(startWebgpu({ allowEmulated: false, importer: importerFor(odd.module), pciAddresses: () => [], probe: async () => listing([{ name: 'Virtual GPU', pci: '' }]) }))
       .rejects.toThrow(/'Virtual GPU' is emulated on the CPU/);
+  });
+
+  it('a forced rung with no Vulkan adapter at all falls back to SwiftShader when its driver file exists', async () => {
+    const env: NodeJS.ProcessEnv = {};
+    const icd = fileURLToPath(import.meta.url); // any existing file stands for the driver's JSON
+    const dawn = stubDawn([SWIFTSHADER], env, (e) => e['VK_ICD_FILENAMES'] === icd);
+    const logs: string[] = [];
+    const info = await startWebgpu({ allowEmulated: true, importer: importerFor(dawn.module), env, pciAddresses: () => [], swiftShaderIcd: icd, log: (m) => logs.push(m) });
+    expect(info.device).toBe('SwiftShader Device (Subzero)');
+    expect(env['VK_ICD_FILENAMES']).toBe(icd);
+    expect(env['XDG_RUNTIME_DIR']).toBeDefined();
+    expect(logs.some((l) => l.includes('falls back to SwiftShader'))).toBe(true);
+    stopWebgpu();
+    // Not without the file, not when a driver is chosen already, never for automatic choice.
+    const none = stubDawn([SWIFTSHADER], {}, () => false);
+    await expect(startWebgpu({ allowEmulated: true, importer: importerFor(none.module), env: {}, swiftShaderIcd: '/nonexistent/icd.json' }))
+      .rejects.toThrow(/no WebGPU adapter \(no Vulkan driver found/);
+    await expect(startWebgpu({ allowEmulated: true, importer: importerFor(none.module), env: { VK_ICD_FILENAMES: '/x.json' }, swiftShaderIcd: icd }))
+      .rejects.toThrow(/no WebGPU adapter/);
   });
 
   it('names a missing webgpu package', async () => {

@@ -240,6 +240,11 @@ export interface StartWebgpuOptions {
    * once when none is a GPU (default {@link probeAdapters}, in a child process).
    */
   probe?: () => Promise<ListedAdapter[]>;
+  /**
+   * A forced rung that finds no Vulkan adapter at all falls back to this SwiftShader driver when
+   * the file exists (default {@link SWIFTSHADER_ICD}, from Debian's chromium); tests pass another.
+   */
+  swiftShaderIcd?: string;
   log?: (msg: string) => void;
 }
 
@@ -290,7 +295,14 @@ export async function startWebgpu(opts: StartWebgpuOptions): Promise<GpuAdapterI
     throw new ModelError('E_BACKEND_UNAVAILABLE', `import('webgpu') failed (Dawn's Node.js bindings, an optional dependency): ${reasonOf(err)}`);
   }
   Object.assign(globalThis, dawn.globals);
-  const listed = await listAdapters(dawn);
+  let listed = await listAdapters(dawn);
+  const icd = opts.swiftShaderIcd ?? SWIFTSHADER_ICD;
+  if (listed.length === 0 && opts.allowEmulated && env['VK_ICD_FILENAMES'] === undefined && env['VK_DRIVER_FILES'] === undefined && existsSync(icd)) {
+    // The Vulkan loader reads the variable at each instance creation, so setting it now works.
+    Object.assign(env, swiftShaderEnv(env, icd));
+    log(`no Vulkan adapter: --backend webgpu falls back to SwiftShader (${icd}), a GPU emulated on the CPU, for testing`);
+    listed = await listAdapters(dawn);
+  }
   log(`WebGPU adapters: ${listed.map((a, i) => `${i}: ${a.name} (${a.backend})`).join('; ') || 'none'}`);
   const plan = planAdapterSelection(listed, opts.gpuIndex, {
     allowEmulated: opts.allowEmulated,
