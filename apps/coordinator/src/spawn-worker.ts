@@ -12,8 +12,8 @@ export interface LocalWorkerOptions {
   /** Pin the worker to this GPU (CUDA_VISIBLE_DEVICES in the worker). */
   gpu?: number;
   token?: string;
-  /** 'inherit' shows the worker's log lines; 'ignore' hides them (benchmarks). */
-  stdio?: 'inherit' | 'ignore';
+  /** 'inherit' shows the worker's log lines; 'ignore' hides them; 'pipe' hands them to the caller (benchmarks). */
+  stdio?: 'inherit' | 'ignore' | 'pipe';
 }
 
 /**

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { selectBackend, type BackendChoice } from './backend.js';
+import type { AdapterProbe } from './webgpu.js';
 import { ModelError } from './errors.js';
 import { wasmConvGradientsInstalled } from './wasm-conv-gradients.js';
 
@@ -19,7 +20,7 @@ const broken = () =>
   );
 
 /** The WebGPU probe of a machine without a Vulkan driver. */
-const noAdapters = async (): Promise<[]> => [];
+const noAdapters = async (): Promise<AdapterProbe> => ({ adapters: [] });
 
 /** An importer that fails the native packages as given and really imports everything else. */
 function importer(failures: Record<string, () => Error>, calls: string[] = []) {

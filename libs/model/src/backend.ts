@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ModelError, reasonOf } from './errors.js';
 import { countGpus } from './gpus.js';
 import { installWasmConvGradients } from './wasm-conv-gradients.js';
-import { formatAdapter, startWebgpu, type GpuAdapterInfo, type ListedAdapter } from './webgpu.js';
+import { formatAdapter, startWebgpu, type AdapterProbe, type GpuAdapterInfo } from './webgpu.js';
 
 /** Rungs of the backend ladder, fastest first. */
 export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -48,7 +48,7 @@ export interface SelectBackendOptions {
   /** NVIDIA PCI addresses for telling identical WebGPU adapters apart (tests); default: the driver's list. */
   pciAddresses?: () => string[];
   /** Lists the WebGPU adapters before automatic choice loads Dawn (tests); default: probeAdapters. */
-  webgpuProbe?: () => Promise<ListedAdapter[]>;
+  webgpuProbe?: () => Promise<AdapterProbe>;
 }
 
 /** npm package that provides each rung (cpu ships with @tensorflow/tfjs). */

@@ -103,6 +103,7 @@ export async function readValuesInto(
   if (total !== out.length) {
     throw new ModelError('E_MODEL_WEIGHTS_LENGTH', `${total} values to read into an array of ${out.length}`);
   }
+  if (parts.length === 0 && extra.length === 0) return []; // e.g. every layer frozen
   if (SYNC_READ_BACKENDS.has(tf.getBackend())) {
     let offset = 0;
     for (const p of parts) {

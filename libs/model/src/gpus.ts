@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BackendName } from './backend.js';
-import { isEmulatedAdapterName, probeAdapters, type ListedAdapter } from './webgpu.js';
+import { isEmulatedAdapterName, probeAdapters, type AdapterProbe } from './webgpu.js';
 
 /** Injectable probes of {@link countGpus} (tests); the defaults read the real machine. */
 export interface GpuProbes {
@@ -60,9 +60,9 @@ export function tfjsNodeGpuInstalled(): boolean {
  * the `webgpu` package or a Vulkan driver is missing.
  */
 export async function countWebgpuAdapters(
-  probe: () => Promise<ListedAdapter[]> = () => probeAdapters(),
+  probe: () => Promise<AdapterProbe> = () => probeAdapters(),
 ): Promise<{ hardware: number; emulated: number }> {
-  const listed = await probe();
+  const listed = (await probe()).adapters;
   const emulated = listed.filter((a) => isEmulatedAdapterName(a.name)).length;
   return { hardware: listed.length - emulated, emulated };
 }
@@ -74,29 +74,38 @@ export interface LaunchGpuProbes {
   countWebgpuAdapters?: () => Promise<{ hardware: number; emulated: number }>;
 }
 
+/** What {@link launchGpus} found: how many GPUs, and the rung that uses them. */
+export interface LaunchGpus {
+  gpus: number;
+  /** The rung the GPUs were counted for; the launcher gives it to every worker. Absent with 0 GPUs. */
+  backend?: 'tensorflow-gpu' | 'webgpu';
+}
+
 /**
  * How many GPUs the workers of a local launch can use with `backend` (undefined: automatic
- * choice), so that the launcher starts one worker per GPU and gives worker i `--gpu i`:
+ * choice), so that the launcher starts one worker per GPU, gives worker i `--gpu i`, and names
+ * the rung (a worker that cannot use its GPU then stops, rather than training on its CPU):
  * - 'tensorflow-gpu': NVIDIA GPUs ({@link countGpus}) when tfjs-node-gpu's binding is installed;
  * - 'webgpu': the hardware adapters Dawn lists, else (forced, no GPU) its emulated ones;
  * - automatic: the first of those two that finds a GPU (emulated adapters do not count);
  * - any CPU backend: 0 (the launcher then starts one worker per core).
  */
-export async function launchGpus(backend: BackendName | undefined, probes: LaunchGpuProbes = {}): Promise<number> {
+export async function launchGpus(backend: BackendName | undefined, probes: LaunchGpuProbes = {}): Promise<LaunchGpus> {
   const nodeGpu = (): number => ((probes.tfjsNodeGpuInstalled ?? tfjsNodeGpuInstalled)() ? (probes.countGpus ?? countGpus)() : 0);
   const webgpu = probes.countWebgpuAdapters ?? (() => countWebgpuAdapters());
+  const found = (gpus: number, rung: 'tensorflow-gpu' | 'webgpu'): LaunchGpus => (gpus > 0 ? { gpus, backend: rung } : { gpus: 0 });
   switch (backend) {
     case undefined: {
       const n = nodeGpu();
-      return n > 0 ? n : (await webgpu()).hardware;
+      return n > 0 ? found(n, 'tensorflow-gpu') : found((await webgpu()).hardware, 'webgpu');
     }
     case 'tensorflow-gpu':
-      return nodeGpu();
+      return found(nodeGpu(), 'tensorflow-gpu');
     case 'webgpu': {
       const { hardware, emulated } = await webgpu();
-      return hardware > 0 ? hardware : emulated;
+      return found(hardware > 0 ? hardware : emulated, 'webgpu');
     }
     default:
-      return 0;
+      return { gpus: 0 };
   }
 }

@@ -42,7 +42,7 @@ export {
   type SelectBackendOptions,
 } from './backend.js';
 export { installWasmConvGradients, wasmConvGradientsInstalled } from './wasm-conv-gradients.js';
-export { countGpus, countWebgpuAdapters, launchGpus, tfjsNodeGpuInstalled, type GpuProbes, type LaunchGpuProbes } from './gpus.js';
+export { countGpus, countWebgpuAdapters, launchGpus, tfjsNodeGpuInstalled, type GpuProbes, type LaunchGpuProbes, type LaunchGpus } from './gpus.js';
 export {
   startWebgpu,
   formatAdapter,
@@ -59,6 +59,7 @@ export {
   readNvidiaPciAddresses,
   type GpuAdapterInfo,
   type ListedAdapter,
+  type AdapterProbe,
   type AdapterPlan,
   type DawnModule,
   type DawnAdapter,

@@ -27,12 +27,16 @@ import { replaceHead } from './head.js';
 import { cyclicLabels, randomFloats, relativeError } from './spec-helpers.js';
 import { probeAdapters, stopWebgpu, swiftShaderEnv, webgpuAdapter } from './webgpu.js';
 
-Object.assign(process.env, swiftShaderEnv());
-const adapters = await probeAdapters();
+// The machine's own adapters first (a real GPU); SwiftShader only where Dawn finds none.
+let probe = await probeAdapters();
+if (probe.adapters.length === 0) {
+  Object.assign(process.env, swiftShaderEnv());
+  probe = await probeAdapters();
+}
 const required = process.env['REQUIRE_WEBGPU'] === '1';
-const skip = adapters.length === 0 && !required;
+const skip = probe.adapters.length === 0 && !required;
 if (skip) {
-  console.log('webgpu backend tests skipped: Dawn finds no Vulkan adapter (install a GPU\'s Vulkan driver, or Debian\'s chromium for SwiftShader)');
+  console.log(`webgpu backend tests skipped: Dawn finds no Vulkan adapter (${probe.problem ?? "install a GPU's Vulkan driver, or Debian's chromium for SwiftShader"})`);
 }
 
 const GRAD_TOL = 1e-4;

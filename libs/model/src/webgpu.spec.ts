@@ -47,7 +47,8 @@ function stubDawn(gpus: StubGpu[], env: NodeJS.ProcessEnv, driverFound: (env: No
     if (!driverFound(env)) return [];
     const prime = env['DRI_PRIME'];
     if (prime === undefined || !prime.endsWith('!')) return gpus;
-    return gpus.filter((g) => driPrimeTag(g.pci) === prime.slice(0, -1));
+    // Mesa's tag, written out here rather than with driPrimeTag: "pci-0000_3b_00_0".
+    return gpus.filter((g) => `pci-${g.pci.replace(/[:.]/g, '_')}` === prime.slice(0, -1));
   };
   const module: DawnModule = {
     globals: { GPUBufferUsage: { MAP_READ: 1 } },
@@ -124,6 +125,7 @@ describe('adapter listing and names', () => {
     expect(readNvidiaPciAddresses(() => ['0000:5e:00.0', '0000:18:00.0', 'README'])).toEqual(['0000:18:00.0', '0000:5e:00.0']);
     expect(readNvidiaPciAddresses(() => { throw new Error('ENOENT'); })).toEqual([]);
     expect(driPrimeTag('0000:3B:00.0')).toBe('pci-0000_3b_00_0');
+    expect(driPrimeTag('10000:01:00.0')).toBe('pci-10000_01_00_0'); // a VMD domain, printed whole as %04x does
     expect(() => driPrimeTag('3b:00')).toThrow(/not a PCI address/);
   });
 });
@@ -136,10 +138,10 @@ describe('planAdapterSelection', () => {
     expect(planAdapterSelection(mixed, undefined, { allowEmulated: false }).name).toBe('NVIDIA H200');
   });
 
-  it('counts emulated adapters only when allowed, after the GPUs', () => {
+  it('counts emulated adapters only when allowed and there is no GPU', () => {
     expect(() => planAdapterSelection(mixed, 2, { allowEmulated: false })).toThrow(/GPU 2 requested but 2 usable/);
-    expect(planAdapterSelection(mixed, 2, { allowEmulated: true }).name).toBe('SwiftShader Device (Subzero)');
     const onlySoft = listing([SWIFTSHADER]);
+    expect(planAdapterSelection(onlySoft, 0, { allowEmulated: true }).name).toBe('SwiftShader Device (Subzero)');
     expect(() => planAdapterSelection(onlySoft, 0, { allowEmulated: false })).toThrow(/only emulated WebGPU adapters \('SwiftShader Device \(Subzero\)'\)/);
     expect(() => planAdapterSelection([], 0, { allowEmulated: true })).toThrow(/no WebGPU adapter/);
   });
@@ -147,7 +149,9 @@ describe('planAdapterSelection', () => {
   it('tells identical GPUs apart by PCI address through DRI_PRIME, and refuses when it cannot', () => {
     const four = listing(['0000:18:00.0', '0000:2a:00.0', '0000:3b:00.0', '0000:5d:00.0'].map(H200));
     const pci = ['0000:18:00.0', '0000:2a:00.0', '0000:3b:00.0', '0000:5d:00.0'];
-    expect(planAdapterSelection(four, 0, { allowEmulated: false, pciAddresses: pci })).toMatchObject({ env: {}, expectSingle: false });
+    expect(planAdapterSelection(four, 0, { allowEmulated: false, pciAddresses: pci })).toMatchObject({ env: { DRI_PRIME: 'pci-0000_18_00_0!' }, expectSingle: true });
+    // Without PCI addresses the first copy is still reachable by name, the others are not.
+    expect(planAdapterSelection(four, 0, { allowEmulated: false })).toMatchObject({ env: {}, expectSingle: false });
     expect(planAdapterSelection(four, 2, { allowEmulated: false, pciAddresses: pci })).toEqual({
       index: 2, name: 'NVIDIA H200', flags: ['adapter=NVIDIA H200'], env: { DRI_PRIME: 'pci-0000_3b_00_0!' }, expectSingle: true,
     });
@@ -160,7 +164,17 @@ describe('planAdapterSelection', () => {
       return undefined;
     })();
     expect(err?.code).toBe('E_BACKEND_UNAVAILABLE');
-    expect(err?.message).toMatch(/4th adapter named 'NVIDIA H200'.*Slurm --gres/);
+    expect(err?.message).toMatch(/GPU 3 \('NVIDIA H200', adapter 3 of .*first adapter whose name contains it, adapter 0.*2 NVIDIA PCI address.*4 identical.*Slurm --gres/);
+  });
+
+  it("refuses an adapter whose name is inside an earlier one's (Dawn matches by substring)", () => {
+    const cards = listing([{ name: 'NVIDIA GeForce RTX 3080 Ti', pci: '' }, { name: 'NVIDIA GeForce RTX 3080', pci: '' }]);
+    expect(planAdapterSelection(cards, 0, { allowEmulated: false }).flags).toEqual(['adapter=NVIDIA GeForce RTX 3080 Ti']);
+    expect(() => planAdapterSelection(cards, 1, { allowEmulated: false })).toThrow(/GPU 1 \('NVIDIA GeForce RTX 3080', adapter 1 .*adapter 0/);
+  });
+
+  it('uses an emulated adapter only where there is no GPU, even when allowed', () => {
+    expect(() => planAdapterSelection(mixed, 2, { allowEmulated: true })).toThrow(/GPU 2 requested but 2 usable/);
   });
 });
 
@@ -169,7 +183,7 @@ describe('startWebgpu with a stub Dawn', () => {
     const env: NodeJS.ProcessEnv = {};
     const dawn = stubDawn([H200('0000:18:00.0'), { name: 'NVIDIA L4', pci: '0000:5e:00.0', vendor: 'nvidia', architecture: 'ada' }], env);
     const calls: string[] = [];
-    const info = await startWebgpu({ allowEmulated: false, gpuIndex: 1, importer: importerFor(dawn.module, calls), env, pciAddresses: () => [], probe: async () => listing([H200('x'), { name: 'NVIDIA L4', pci: 'y' }]) });
+    const info = await startWebgpu({ allowEmulated: false, gpuIndex: 1, importer: importerFor(dawn.module, calls), env, pciAddresses: () => [], probe: async () => ({ adapters: listing([H200('x'), { name: 'NVIDIA L4', pci: 'y' }]) }) });
     expect(info).toEqual({ vendor: 'nvidia', architecture: 'ada', device: 'NVIDIA L4', driver: 'driver at 0000:5e:00.0', emulated: false, index: 1 });
     expect(dawn.created.at(-1)).toEqual(['adapter=NVIDIA L4']);
     expect(dawn.devices).toEqual([{ adapter: '0000:5e:00.0', destroyed: false }]);
@@ -190,9 +204,14 @@ describe('startWebgpu with a stub Dawn', () => {
     const env: NodeJS.ProcessEnv = {};
     const dawn = stubDawn(pci.map(H200), env);
     const logs: string[] = [];
-    const info = await startWebgpu({ allowEmulated: false, gpuIndex: 2, importer: importerFor(dawn.module), env, pciAddresses: () => pci, probe: async () => listing(pci.map(H200)), log: (m) => logs.push(m) });
-    expect(env['DRI_PRIME']).toBe('pci-0000_3b_00_0!');
+    const info = await startWebgpu({ allowEmulated: false, gpuIndex: 2, importer: importerFor(dawn.module), env, pciAddresses: () => pci, probe: async () => ({ adapters: listing(pci.map(H200)) }), log: (m) => logs.push(m) });
     expect(dawn.devices).toEqual([{ adapter: '0000:3b:00.0', destroyed: false }]);
+    // Set only while Dawn made its instance: a later listing or a child process sees every GPU.
+    expect(env['DRI_PRIME']).toBeUndefined();
+    stopWebgpu();
+    // Copy 0 goes through DRI_PRIME too, so that no two workers can land on one GPU.
+    await startWebgpu({ allowEmulated: false, gpuIndex: 0, importer: importerFor(dawn.module), env, pciAddresses: () => pci, probe: async () => ({ adapters: listing(pci.map(H200)) }) });
+    expect(dawn.devices[1]).toEqual({ adapter: '0000:18:00.0', destroyed: false });
     expect(info).toMatchObject({ index: 2, device: 'NVIDIA H200', driver: 'driver at 0000:3b:00.0' });
     expect(logs[0]).toBe('WebGPU adapters: 0: NVIDIA H200 (vulkan); 1: NVIDIA H200 (vulkan); 2: NVIDIA H200 (vulkan); 3: NVIDIA H200 (vulkan)');
   });
@@ -201,7 +220,7 @@ describe('startWebgpu with a stub Dawn', () => {
     const pci = ['0000:18:00.0', '0000:2a:00.0'];
     const env: NodeJS.ProcessEnv = {};
     const dawn = stubDawn(pci.map(H200), {}); // the layer is absent: DRI_PRIME changes nothing
-    await expect(startWebgpu({ allowEmulated: false, gpuIndex: 1, importer: importerFor(dawn.module), env, pciAddresses: () => pci, probe: async () => listing(pci.map(H200)) }))
+    await expect(startWebgpu({ allowEmulated: false, gpuIndex: 1, importer: importerFor(dawn.module), env, pciAddresses: () => pci, probe: async () => ({ adapters: listing(pci.map(H200)) }) }))
       .rejects.toThrow(/did not single it out .*DRI_PRIME=pci-0000_2a_00_0!; 2 adapters still listed.*mesa-vulkan-drivers/);
     expect(dawn.devices).toEqual([]);
   });
@@ -209,7 +228,7 @@ describe('startWebgpu with a stub Dawn', () => {
   it('automatic choice on a machine with only SwiftShader: the probe stops it before Dawn is loaded', async () => {
     const dawn = stubDawn([SWIFTSHADER], {});
     const calls: string[] = [];
-    await expect(startWebgpu({ allowEmulated: false, importer: importerFor(dawn.module, calls), probe: async () => listing([SWIFTSHADER]) }))
+    await expect(startWebgpu({ allowEmulated: false, importer: importerFor(dawn.module, calls), probe: async () => ({ adapters: listing([SWIFTSHADER]) }) }))
       .rejects.toThrow(/only emulated WebGPU adapters/);
     expect(calls).toEqual([]);
   });
@@ -220,7 +239,7 @@ describe('startWebgpu with a stub Dawn', () => {
     expect(info).toEqual({ vendor: 'google', architecture: 'swiftshader', device: 'SwiftShader Device (Subzero)', driver: 'driver at 0000:00:00.0', emulated: true, index: 0 });
     stopWebgpu();
     const odd = stubDawn([{ name: 'Virtual GPU', pci: '0000:01:00.0', fallback: true }], {});
-    await expect(startWebgpu({ allowEmulated: false, importer: importerFor(odd.module), pciAddresses: () => [], probe: async () => listing([{ name: 'Virtual GPU', pci: '' }]) }))
+    await expect(startWebgpu({ allowEmulated: false, importer: importerFor(odd.module), pciAddresses: () => [], probe: async () => ({ adapters: listing([{ name: 'Virtual GPU', pci: '' }]) }) }))
       .rejects.toThrow(/'Virtual GPU' is emulated on the CPU/);
   });
 
@@ -243,6 +262,25 @@ describe('startWebgpu with a stub Dawn', () => {
       .rejects.toThrow(/no WebGPU adapter/);
   });
 
+  it("automatic choice names why Dawn could not be asked, instead of 'no Vulkan driver'", async () => {
+    const problem = "listing Dawn's adapters failed (exit 1): Error: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.34' not found";
+    await expect(startWebgpu({ allowEmulated: false, importer: async () => ({}), probe: async () => ({ adapters: [], problem }) }))
+      .rejects.toThrow(/GLIBC_2\.34' not found/);
+  });
+
+  it('a backend that fails to start leaves no device, no navigator.gpu and no webgpu factory behind', async () => {
+    const dawn = stubDawn([H200('0000:18:00.0')], {});
+    const failing = async (name: string): Promise<unknown> => {
+      if (name === 'webgpu') return dawn.module;
+      return { WebGPUBackend: class { constructor() { throw new Error('WGSL compiler missing'); } } };
+    };
+    await expect(startWebgpu({ allowEmulated: true, importer: failing, pciAddresses: () => [] })).rejects.toThrow(/failed to start: WGSL compiler missing/);
+    expect(dawn.devices).toEqual([{ adapter: '0000:18:00.0', destroyed: true }]);
+    expect((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu).toBeUndefined();
+    expect(tf.findBackendFactory('webgpu')).toBeNull();
+    expect(webgpuAdapter()).toBeNull();
+  });
+
   it('names a missing webgpu package', async () => {
     await expect(startWebgpu({ allowEmulated: true, importer: async () => { throw new Error("Cannot find package 'webgpu'"); } }))
       .rejects.toThrow(/import\('webgpu'\) failed .*optional dependency.*Cannot find package 'webgpu'/);
@@ -258,7 +296,7 @@ describe('the ladder and the launcher with webgpu', () => {
         if (name === 'webgpu') throw new Error('Dawn must not be loaded in-process');
         return import(name);
       },
-      webgpuProbe: async () => listing([SWIFTSHADER]),
+      webgpuProbe: async () => ({ adapters: listing([SWIFTSHADER]) }),
       env: {},
       log: (m) => logs.push(m),
     });
@@ -279,12 +317,13 @@ describe('the ladder and the launcher with webgpu', () => {
       countGpus: () => smi,
       countWebgpuAdapters: async () => ({ hardware, emulated }),
     });
-    expect(await launchGpus(undefined, probes(false, 8, 8, 1))).toBe(8); // tfjs-node-gpu absent: Dawn's 8 GPUs
-    expect(await launchGpus(undefined, probes(true, 4, 8, 0))).toBe(4); // tfjs-node-gpu first
-    expect(await launchGpus(undefined, probes(false, 0, 0, 1))).toBe(0); // SwiftShader only: cores
-    expect(await launchGpus('webgpu', probes(false, 0, 0, 1))).toBe(1); // forced: the emulated adapter
-    expect(await launchGpus('webgpu', probes(true, 2, 3, 1))).toBe(3);
-    expect(await launchGpus('tensorflow-gpu', probes(false, 2, 3, 0))).toBe(0);
-    expect(await launchGpus('wasm', probes(true, 2, 3, 0))).toBe(0);
+    // tfjs-node-gpu absent: Dawn's 8 GPUs, and the workers are told to use webgpu
+    expect(await launchGpus(undefined, probes(false, 8, 8, 1))).toEqual({ gpus: 8, backend: 'webgpu' });
+    expect(await launchGpus(undefined, probes(true, 4, 8, 0))).toEqual({ gpus: 4, backend: 'tensorflow-gpu' }); // tfjs-node-gpu first
+    expect(await launchGpus(undefined, probes(false, 0, 0, 1))).toEqual({ gpus: 0 }); // SwiftShader only: cores, any rung
+    expect(await launchGpus('webgpu', probes(false, 0, 0, 1))).toEqual({ gpus: 1, backend: 'webgpu' }); // forced: the emulated adapter
+    expect(await launchGpus('webgpu', probes(true, 2, 3, 1))).toEqual({ gpus: 3, backend: 'webgpu' });
+    expect(await launchGpus('tensorflow-gpu', probes(false, 2, 3, 0))).toEqual({ gpus: 0 });
+    expect(await launchGpus('wasm', probes(true, 2, 3, 0))).toEqual({ gpus: 0 });
   });
 });

@@ -85,7 +85,7 @@ export interface AdapterPlan {
 
 /** Options of {@link planAdapterSelection}. */
 export interface PlanOptions {
-  /** Count emulated adapters as usable (forced `--backend webgpu`); they still come after GPUs. */
+  /** Use emulated adapters when there is no hardware one (forced `--backend webgpu`). */
   allowEmulated: boolean;
   /**
    * PCI addresses of the machine's NVIDIA GPUs, `DDDD:BB:DD.F`, in bus order (the Vulkan loader's
@@ -95,18 +95,21 @@ export interface PlanOptions {
 }
 
 /**
- * Chooses adapter `gpuIndex` (default 0) among the usable adapters of `listed`: hardware adapters
- * in listing order, then, only with `allowEmulated`, emulated ones.
+ * Chooses adapter `gpuIndex` (default 0) among the usable adapters of `listed`: the hardware
+ * adapters in listing order; only where there is none and `allowEmulated`, the emulated ones.
+ * Dawn's `adapter=<name>` takes the first adapter whose name *contains* <name>, so the flag alone
+ * reaches an adapter only when no earlier one's name contains its name. Identical GPUs (the same
+ * name, as many as the NVIDIA driver lists PCI addresses) are all reached through DRI_PRIME with
+ * their own PCI address, copy 0 included, so that two workers never share one.
  *
  * @throws ModelError E_BACKEND_UNAVAILABLE with the listing when there is no such adapter, or
- *   when it shares its name with an earlier adapter and no PCI address tells it apart.
+ *   when an earlier adapter's name contains its name and no PCI address tells them apart.
  */
 export function planAdapterSelection(listed: readonly ListedAdapter[], gpuIndex: number | undefined, opts: PlanOptions): AdapterPlan {
   const shown = listed.map((a) => `'${a.name}'`).join(', ') || 'none';
   const indexed = listed.map((a, index) => ({ ...a, index }));
   const hardware = indexed.filter((a) => !isEmulatedAdapterName(a.name));
-  const emulated = indexed.filter((a) => isEmulatedAdapterName(a.name));
-  const usable = opts.allowEmulated ? [...hardware, ...emulated] : hardware;
+  const usable = hardware.length > 0 ? hardware : opts.allowEmulated ? indexed : [];
   const i = gpuIndex ?? 0;
   if (!Number.isInteger(i) || i < 0) throw new ModelError('E_BACKEND_UNAVAILABLE', `GPU index must be a non-negative integer, got ${gpuIndex}`);
   if (usable.length === 0) {
@@ -121,29 +124,29 @@ export function planAdapterSelection(listed: readonly ListedAdapter[], gpuIndex:
   if (chosen === undefined) {
     throw new ModelError('E_BACKEND_UNAVAILABLE', `GPU ${i} requested but ${usable.length} usable WebGPU adapter(s): ${usable.map((a) => `'${a.name}'`).join(', ')}`);
   }
-  const sameName = indexed.filter((a) => a.name === chosen.name);
-  const occurrence = sameName.findIndex((a) => a.index === chosen.index);
   const base = { index: chosen.index, name: chosen.name, flags: [`adapter=${chosen.name}`] };
-  if (occurrence === 0) return { ...base, env: {}, expectSingle: false };
+  const twins = indexed.filter((a) => a.name === chosen.name);
   const pci = opts.pciAddresses ?? [];
-  const address = sameName.length === pci.length ? pci[occurrence] : undefined;
-  if (address === undefined) {
-    throw new ModelError(
-      'E_BACKEND_UNAVAILABLE',
-      `GPU ${i} is the ${occurrence + 1}th adapter named '${chosen.name}'; Dawn selects adapters by name only, and the ` +
-        `${pci.length} NVIDIA PCI address(es) found do not match the ${sameName.length} adapters of that name to tell them apart ` +
-        '(give each worker its own GPU through the scheduler or container instead: Slurm --gres, NVIDIA_VISIBLE_DEVICES)',
-    );
+  if (twins.length > 1 && twins.length === pci.length) {
+    const address = pci[twins.findIndex((a) => a.index === chosen.index)] as string;
+    return { ...base, env: { DRI_PRIME: `${driPrimeTag(address)}!` }, expectSingle: true };
   }
-  return { ...base, env: { DRI_PRIME: `${driPrimeTag(address)}!` }, expectSingle: true };
+  const firstMatch = indexed.find((a) => a.name.includes(chosen.name));
+  if (firstMatch?.index === chosen.index) return { ...base, env: {}, expectSingle: false };
+  throw new ModelError(
+    'E_BACKEND_UNAVAILABLE',
+    `GPU ${i} ('${chosen.name}', adapter ${chosen.index} of ${shown}) cannot be selected: Dawn selects by name and takes the first ` +
+      `adapter whose name contains it, adapter ${firstMatch?.index}, and the ${pci.length} NVIDIA PCI address(es) found do not tell ` +
+      `${twins.length} identical adapters apart; give each worker its own GPU through the scheduler or container instead (Slurm --gres, NVIDIA_VISIBLE_DEVICES)`,
+  );
 }
 
-/** `0000:3b:00.0` → `pci-0000_3b_00_0`, the tag Mesa's device-select layer matches. */
+/** `0000:3b:00.0` → `pci-0000_3b_00_0`, the tag Mesa's device-select layer matches (its domain printed as %04x). */
 export function driPrimeTag(pciAddress: string): string {
   const m = /^([0-9a-f]{4,8}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/i.exec(pciAddress);
   if (m === null) throw new ModelError('E_BACKEND_UNAVAILABLE', `not a PCI address: '${pciAddress}'`);
   const [, domain, bus, dev, fn] = m as unknown as [string, string, string, string, string];
-  return `pci-${domain.slice(-4).toLowerCase()}_${bus.toLowerCase()}_${dev.toLowerCase()}_${fn}`;
+  return `pci-${Number.parseInt(domain, 16).toString(16).padStart(4, '0')}_${bus.toLowerCase()}_${dev.toLowerCase()}_${fn}`;
 }
 
 /** The part of Dawn's GPUAdapter this module reads. */
@@ -187,20 +190,27 @@ export async function listAdapters(dawn: DawnModule): Promise<ListedAdapter[]> {
   return [];
 }
 
+/** What {@link probeAdapters} found: Dawn's adapters, and why the list may be wrong when it could not ask. */
+export interface AdapterProbe {
+  adapters: ListedAdapter[];
+  /** Set when Dawn could not be asked (package missing, dawn.node failing to load, timeout). */
+  problem?: string;
+}
+
 /**
  * {@link listAdapters} in a child process: Dawn is loaded there, not here, so that automatic
  * backend choice on a machine without a usable GPU neither prints Dawn's driver warnings
  * ("Vulkan shaderUniform*ArrayDynamicIndexing required" for Mesa's lavapipe) nor risks a driver
- * crash in this process. Resolves [] when the `webgpu` package cannot be loaded.
+ * crash in this process. The child inherits this process's environment (VK_ICD_FILENAMES, …).
  *
- * @param timeoutMs give up (resolve []) after this long; a hung Vulkan driver must not hang a worker.
+ * @param timeoutMs give up after this long; a hung Vulkan driver must not hang a worker.
  */
-export async function probeAdapters(timeoutMs = 30_000): Promise<ListedAdapter[]> {
+export async function probeAdapters(timeoutMs = 30_000): Promise<AdapterProbe> {
   let url: string;
   try {
     url = import.meta.resolve('webgpu');
-  } catch {
-    return [];
+  } catch (err) {
+    return { adapters: [], problem: `the optional package 'webgpu' (Dawn) is not installed: ${reasonOf(err)}` };
   }
   const script = `
     const { create } = await import(${JSON.stringify(url)});
@@ -209,12 +219,18 @@ export async function probeAdapters(timeoutMs = 30_000): Promise<ListedAdapter[]
     process.stdout.write(JSON.stringify(text));
     process.exit(0);`;
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout) => {
-      if (err) return resolve([]);
+    execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const tail = stderr.trim().split('\n').filter((l) => l.trim() !== '').slice(-3).join(' | ');
+      if (err) {
+        const why = err.killed ? `no answer within ${timeoutMs} ms` : `exit ${err.code ?? err.signal}`;
+        return resolve({ adapters: [], problem: `listing Dawn's adapters failed (${why})${tail ? `: ${tail}` : ''}` });
+      }
       try {
-        resolve(parseAdapterListing(JSON.parse(stdout) as string));
+        const text = JSON.parse(stdout) as string;
+        const adapters = parseAdapterListing(text);
+        resolve(adapters.length > 0 || text === '' ? { adapters } : { adapters, problem: `Dawn: ${reasonOf(text)}` });
       } catch {
-        resolve([]);
+        resolve({ adapters: [], problem: `listing Dawn's adapters printed no listing${tail ? `: ${tail}` : ''}` });
       }
     });
   });
@@ -239,7 +255,7 @@ export interface StartWebgpuOptions {
    * Automatic choice only: lists the adapters before Dawn is loaded here, and the rung fails at
    * once when none is a GPU (default {@link probeAdapters}, in a child process).
    */
-  probe?: () => Promise<ListedAdapter[]>;
+  probe?: () => Promise<AdapterProbe>;
   /**
    * A forced rung that finds no Vulkan adapter at all falls back to this SwiftShader driver when
    * the file exists (default {@link SWIFTSHADER_ICD}, from Debian's chromium); tests pass another.
@@ -286,7 +302,8 @@ export async function startWebgpu(opts: StartWebgpuOptions): Promise<GpuAdapterI
   stopWebgpu();
   if (!opts.allowEmulated) {
     const probed = await (opts.probe ?? probeAdapters)();
-    if (!probed.some((a) => !isEmulatedAdapterName(a.name))) planAdapterSelection(probed, opts.gpuIndex, { allowEmulated: false });
+    if (probed.problem !== undefined) throw new ModelError('E_BACKEND_UNAVAILABLE', probed.problem);
+    if (!probed.adapters.some((a) => !isEmulatedAdapterName(a.name))) planAdapterSelection(probed.adapters, opts.gpuIndex, { allowEmulated: false });
   }
   let dawn: DawnModule;
   try {
@@ -308,19 +325,32 @@ export async function startWebgpu(opts: StartWebgpuOptions): Promise<GpuAdapterI
     allowEmulated: opts.allowEmulated,
     pciAddresses: (opts.pciAddresses ?? readNvidiaPciAddresses)(),
   });
+  // DRI_PRIME is read when Dawn creates its Vulkan instance, in create(): set only around it, so
+  // that neither a later listing in this process nor a child process inherits it.
+  const saved = Object.fromEntries(Object.keys(plan.env).map((k) => [k, env[k]]));
   Object.assign(env, plan.env);
-  if (plan.expectSingle) {
-    const seen = await listAdapters(dawn);
-    if (seen.length !== 1) {
-      throw new ModelError(
-        'E_BACKEND_UNAVAILABLE',
-        `GPU ${opts.gpuIndex ?? 0} shares the name '${plan.name}' with another adapter and Mesa's Vulkan device-select layer did not single it out ` +
-          `(${Object.entries(plan.env).map(([k, v]) => `${k}=${v}`).join(' ')}; ${seen.length} adapters still listed): install mesa-vulkan-drivers, or give each worker its own GPU through the scheduler or container`,
-      );
+  let gpu: ReturnType<DawnModule['create']>;
+  let adapter: DawnAdapter | null;
+  try {
+    if (plan.expectSingle) {
+      const seen = await listAdapters(dawn);
+      if (seen.length !== 1) {
+        throw new ModelError(
+          'E_BACKEND_UNAVAILABLE',
+          `GPU ${opts.gpuIndex ?? 0} is one of several '${plan.name}' and Mesa's Vulkan device-select layer did not single it out ` +
+            `(${Object.entries(plan.env).map(([k, v]) => `${k}=${v}`).join(' ')}; ${seen.length} adapters still listed): install mesa-vulkan-drivers ` +
+            '(the layer honours DRI_PRIME=pci-…! from Mesa 23.3), or give each worker its own GPU through the scheduler or container',
+        );
+      }
+    }
+    gpu = dawn.create(plan.flags);
+    adapter = await gpu.requestAdapter();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete env[k];
+      else env[k] = v;
     }
   }
-  const gpu = dawn.create(plan.flags);
-  const adapter = await gpu.requestAdapter();
   if (adapter === null || adapter === undefined) throw new ModelError('E_BACKEND_UNAVAILABLE', `Dawn returned no adapter for ${plan.flags.join(' ')}`);
   const info: GpuAdapterInfo = {
     vendor: adapter.info.vendor,
@@ -348,19 +378,25 @@ export async function startWebgpu(opts: StartWebgpuOptions): Promise<GpuAdapterI
   } catch (err) {
     throw new ModelError('E_BACKEND_UNAVAILABLE', `requestDevice on '${plan.name}' failed: ${reasonOf(err)}`);
   }
+  try {
+    // tfjs-backend-webgpu's constructor checks navigator.gpu (Node 20 has no navigator; Node 21+
+    // has a read-only one, so define the property rather than assign it).
+    defineNavigatorGpu(gpu);
+    const backend = new backendModule.WebGPUBackend(device, adapter.info);
+    // Replaces any 'webgpu' factory (the package registers its own, on the default adapter, when
+    // imported while navigator.gpu exists).
+    if (tf.findBackendFactory('webgpu') !== null) tf.removeBackend('webgpu');
+    if (!tf.registerBackend('webgpu', () => backend, 3)) throw new ModelError('E_BACKEND_UNAVAILABLE', "tf.registerBackend('webgpu') refused the backend");
+    if (!(await tf.setBackend('webgpu'))) throw new ModelError('E_BACKEND_UNAVAILABLE', "tf.setBackend('webgpu') returned false");
+  } catch (err) {
+    if (tf.findBackendFactory('webgpu') !== null) tf.removeBackend('webgpu');
+    device.destroy();
+    undefineNavigatorGpu();
+    throw err instanceof ModelError ? err : new ModelError('E_BACKEND_UNAVAILABLE', `the WebGPU backend on '${plan.name}' failed to start: ${reasonOf(err)}`);
+  }
   void device.lost.then((lost) => {
     if (active?.device === device && lost.reason !== 'destroyed') log(`WebGPU device '${plan.name}' lost (${lost.reason}): ${lost.message}`);
   });
-  // tfjs-backend-webgpu's constructor checks navigator.gpu (Node 20 has no navigator; Node 21+
-  // has a read-only one, so define the property rather than assign it).
-  defineNavigatorGpu(gpu);
-  const backend = new backendModule.WebGPUBackend(device, adapter.info);
-  if (tf.findBackend('webgpu') !== null) tf.removeBackend('webgpu');
-  tf.registerBackend('webgpu', () => backend, 3);
-  if (!(await tf.setBackend('webgpu'))) {
-    device.destroy();
-    throw new ModelError('E_BACKEND_UNAVAILABLE', "tf.setBackend('webgpu') returned false");
-  }
   active = { device, adapter: info };
   return info;
 }
@@ -373,8 +409,12 @@ export function stopWebgpu(): void {
   if (active === null) return;
   const { device } = active;
   active = null;
-  if (tf.findBackend('webgpu') !== null) tf.removeBackend('webgpu');
+  if (tf.findBackendFactory('webgpu') !== null) tf.removeBackend('webgpu');
   device.destroy();
+  undefineNavigatorGpu();
+}
+
+function undefineNavigatorGpu(): void {
   const nav = (globalThis as { navigator?: { gpu?: unknown } }).navigator;
   if (nav !== undefined && Object.getOwnPropertyDescriptor(nav, 'gpu')?.configurable) delete nav.gpu;
 }

@@ -134,7 +134,7 @@ async function main(): Promise<void> {
       `numBytes ${r.bytesRatio.toFixed(4)}${gpu}; ${r.msPerStep.toFixed(0)} ms/step; heap after gc: ${r.gcExposed ? 'yes' : 'no'}`,
   );
   const ok = soakPassed(r);
-  console.log(ok ? `OK: grew by at most ${SOAK_TOLERANCE * 100} %` : `FAIL: RSS or numTensors grew by more than ${SOAK_TOLERANCE * 100} %`);
+  console.log(ok ? `OK: grew by at most ${SOAK_TOLERANCE * 100} %` : `FAIL: RSS, numTensors or GPU buffers grew by more than ${SOAK_TOLERANCE * 100} %`);
   process.exitCode = ok ? 0 : 1;
   stopWebgpu();
 }

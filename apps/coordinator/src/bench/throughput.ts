@@ -57,13 +57,30 @@ export class BenchCluster {
     this.url = `http://127.0.0.1:${await this.server.start()}`;
   }
 
-  /** Starts worker processes until `n` are live. */
+  /**
+   * Starts worker processes until `n` are live.
+   * @throws Error with the end of its log when a worker process exits before joining (its
+   *   backend failed), or when they are not all live after 120 s.
+   */
   async scaleTo(n: number): Promise<void> {
+    const exits: Array<Promise<never>> = [];
     while (this.children.length < n) {
       const workerId = `bench${this.children.length}`;
-      this.children.push(spawnLocalWorker({ url: this.url, workerId, stdio: 'ignore', ...(this.opts.backend ? { backend: this.opts.backend } : {}) }));
+      const child = spawnLocalWorker({ url: this.url, workerId, stdio: 'pipe', ...(this.opts.backend ? { backend: this.opts.backend } : {}) });
+      let tail = '';
+      const keep = (d: Buffer): void => {
+        tail = (tail + d.toString()).slice(-4000);
+      };
+      child.stdout?.on('data', keep);
+      child.stderr?.on('data', keep);
+      const exit = new Promise<never>((_, reject) =>
+        child.once('exit', (code, signal) => reject(new Error(`worker ${workerId} exited (${signal ?? code}): ${lastLines(tail)}`))),
+      );
+      exit.catch(() => undefined); // an exit after the workers joined is stop()'s business
+      exits.push(exit);
+      this.children.push(child);
     }
-    await this.pool.waitFor(n, 120_000);
+    await Promise.race([this.pool.waitFor(n, 120_000), ...exits]);
   }
 
   /** Peak RSS (MiB) of each live worker process, by worker id. */
@@ -179,6 +196,18 @@ export class BenchCluster {
       ),
     );
   }
+}
+
+/** The last log lines of a worker, as one line (JSON log lines shown by their message). */
+function lastLines(text: string): string {
+  const lines = text.trim().split('\n').filter((l) => l.trim() !== '').slice(-3);
+  return lines.map((l) => {
+    try {
+      return String((JSON.parse(l) as { msg?: unknown }).msg ?? l);
+    } catch {
+      return l;
+    }
+  }).join(' | ');
 }
 
 /** One timed window: its images/s and the split of each timed step. */

@@ -34,6 +34,20 @@ export interface SocketWorkerOptions {
   shm?: boolean;
   /** The shared-memory folder (default /dev/shm; tests use a temporary folder). */
   shmRoot?: string;
+  /** What serves the requests (default: a WorkerRuntime reusing its buffers; tests pass a stand-in). */
+  runtime?: Pick<WorkerRuntime, 'setModel' | 'compute' | 'evaluate' | 'dispose'>;
+}
+
+/** One request from the coordinator, as it arrived. */
+interface Request {
+  payload: Payload;
+  ack: ((reply: Payload) => void) | undefined;
+  /** The connection (count of disconnections before it) it came on. */
+  connection: number;
+  /** The shared-memory channel it came through, when it came as a reference. */
+  channel: ShmChannel | null;
+  /** An inline frame, decoded on arrival. */
+  msg?: Message;
 }
 
 /**
@@ -43,7 +57,7 @@ export interface SocketWorkerOptions {
 export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
   const log = opts.log ?? (() => undefined);
   // Each reply is encoded and sent before the next request is handled: one gradient array will do.
-  const runtime = new WorkerRuntime({ reuseBuffers: true });
+  const runtime = opts.runtime ?? new WorkerRuntime({ reuseBuffers: true });
   const maxBytes = opts.maxMessageBytes ?? 64 * 1024 * 1024;
   return new Promise<string>((resolve, reject) => {
     const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(opts.url, {
@@ -54,6 +68,8 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
       timeout: opts.connectTimeoutMs ?? 20_000,
     });
     let everConnected = false;
+    // Counts disconnections: a request remembers the connection it came on.
+    let connection = 0;
     // Shared memory with the coordinator, when it accepted our offer in this connection's welcome.
     let shm: ShmChannel | null = null;
     const dropShm = (): void => {
@@ -129,56 +145,76 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
       log(`cannot reach ${opts.url}: ${err.message}; retrying`);
     });
     socket.on('disconnect', (reason) => {
+      connection += 1;
       armGiveUp();
       dropShm();
       if (everConnected) log(`disconnected (${reason}); reconnecting`);
       // socket.io-client does not retry after the server closed the connection itself.
       if (reason === 'io server disconnect') setTimeout(() => socket.connect(), 500);
     });
-    // Requests are handled one at a time, in arrival order: the runtime holds one model, and a
-    // GPU backend's computation awaits its read-back (the event loop keeps serving pings meanwhile).
+    // Requests are handled one at a time, in arrival order: the runtime holds one model, and a GPU
+    // backend's computation awaits its read-back (the event loop serves pings meanwhile). A
+    // shutdown is obeyed at once, even behind a running request (the coordinator disconnects
+    // 200 ms after it: a queued shutdown would come too late, and the worker would rejoin).
+    // Requests of a connection that has closed since are dropped unanswered: the coordinator
+    // failed them when the connection went.
     let queue: Promise<void> = Promise.resolve();
     socket.on('msg', (payload, ack) => {
-      queue = queue.then(() => handle(payload, ack));
+      const request: Request = { payload, ack, connection, channel: isShmRef(payload) ? shm : null };
+      if (!isShmRef(payload)) {
+        // Inline frames are decoded on arrival (large blobs are viewed in place, not copied).
+        try {
+          request.msg = decodeMessage(inlineOnly(payload), undefined, maxBytes);
+        } catch (err) {
+          reply(request, failure(err));
+          return;
+        }
+        if (request.msg.type === 'shutdown') {
+          log(`coordinator says shutdown: ${request.msg.reason}`);
+          reply(request, { type: 'ready', modelId: 0, weightsCrc: 0 });
+          finish(null, request.msg.reason);
+          return;
+        }
+      }
+      queue = queue.then(() => handle(request)).catch((err: unknown) => log(`request not answered: ${(err as Error).message}`));
     });
-    const handle = async (payload: Payload, ack: ((reply: Payload) => void) | undefined): Promise<void> => {
-      let reply: Message;
-      // A request that came through shared memory is answered the same way (the coordinator
-      // reads the answer from our file only then).
-      const viaShm = isShmRef(payload) && shm !== null;
-      const answer = (message: Message): void => {
-        if (typeof ack !== 'function') return;
-        const hadError = shm?.sendError ?? null;
-        ack(viaShm && shm ? shm.send(message) : encodeMessage(message));
-        if (shm?.sendError && hadError === null) log(`shared memory unusable (${shm.sendError.message}); answering over the socket`);
-      };
+    const failure = (err: unknown): Message => {
+      const e = err as Error & { code?: string };
+      log(`request failed: ${e.message}`);
+      return { type: 'error', code: e.code ?? 'E_WORKER', message: e.message };
+    };
+    // A request that came through shared memory is answered the same way (the coordinator reads
+    // the answer from our file only then).
+    const reply = (request: Request, message: Message): void => {
+      if (typeof request.ack !== 'function') return;
+      const channel = request.channel;
+      const hadError = channel?.sendError ?? null;
+      request.ack(channel ? channel.send(message) : encodeMessage(message));
+      if (channel?.sendError && hadError === null) log(`shared memory unusable (${channel.sendError.message}); answering over the socket`);
+    };
+    const handle = async (request: Request): Promise<void> => {
+      if (request.connection !== connection) return;
+      let answer: Message;
       try {
-        const msg = decodeMessage(viaShm && shm ? shm.receive(payload, maxBytes) : inlineOnly(payload), undefined, maxBytes);
+        const msg = request.msg ?? decodeMessage(request.channel ? request.channel.receive(request.payload, maxBytes) : inlineOnly(request.payload), undefined, maxBytes);
         switch (msg.type) {
           case 'set-model':
-            reply = await runtime.setModel(msg);
+            answer = await runtime.setModel(msg);
             log(`model ${msg.modelId}: ${msg.numClasses} classes, ${msg.frozenLayers} frozen layers`);
             break;
           case 'compute':
-            reply = await runtime.compute(msg);
+            answer = await runtime.compute(msg);
             break;
           case 'evaluate':
-            reply = await runtime.evaluate(msg);
+            answer = await runtime.evaluate(msg);
             break;
-          case 'shutdown':
-            log(`coordinator says shutdown: ${msg.reason}`);
-            answer({ type: 'ready', modelId: 0, weightsCrc: 0 });
-            finish(null, msg.reason);
-            return;
           default:
             throw new Error(`unexpected '${msg.type}' message from the coordinator`);
         }
       } catch (err) {
-        const e = err as Error & { code?: string };
-        log(`request failed: ${e.message}`);
-        reply = { type: 'error', code: e.code ?? 'E_WORKER', message: e.message };
+        answer = failure(err);
       }
-      answer(reply);
+      if (request.connection === connection) reply(request, answer);
     };
   });
 }

@@ -4,9 +4,18 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect } from 'socket.io-client';
 import { createModel, getWeightsFlat, selectBackend } from '@cifar-dist/model';
-import { PROTOCOL_VERSION, decodeMessage, encodeMessage, weightsCrc } from '@cifar-dist/protocol';
+import {
+  PROTOCOL_VERSION,
+  decodeMessage,
+  encodeMessage,
+  weightsCrc,
+  type ComputeMessage,
+  type EvaluateMessage,
+  type SetModelMessage,
+} from '@cifar-dist/protocol';
 import { TrainingError } from '../errors.js';
 import { WorkerPool } from '../worker-pool.js';
+import { WorkerRuntime } from '../worker-runtime.js';
 import { SocketCoordinatorServer } from './socket-server.js';
 import { runSocketWorker } from './socket-worker.js';
 
@@ -28,6 +37,14 @@ async function start(pool: WorkerPool, token?: string, shm?: { root: string } | 
     ...(shm === false ? { shm: false } : shm ? { shmRoot: shm.root } : {}),
   });
   return `http://127.0.0.1:${await server.start()}`;
+}
+
+/** Resolves once `cond()` holds (polled every 10 ms; rejects after 10 s). */
+async function waitUntil(cond: () => boolean): Promise<void> {
+  for (let waited = 0; !cond(); waited += 10) {
+    if (waited > 10_000) throw new Error('condition not met within 10 s');
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** Tries a raw handshake; resolves with the refusal code or 'connected'. */
@@ -100,6 +117,42 @@ describe('socket transport', () => {
     await server!.close();
     server = null;
     await expect(done).resolves.toBe('run finished');
+  });
+
+  it('a worker busy with a slow (GPU-like, awaiting) request obeys a shutdown at once and does not rejoin', async () => {
+    const pool = new WorkerPool();
+    const url = await start(pool);
+    let release: () => void = () => undefined;
+    let computing = false;
+    const real = new WorkerRuntime();
+    const runtime = {
+      setModel: (m: SetModelMessage) => real.setModel(m),
+      evaluate: (m: EvaluateMessage) => real.evaluate(m),
+      dispose: () => real.dispose(),
+      // A request whose read-back is still pending: the event loop is free meanwhile, as on webgpu.
+      compute: async (m: ComputeMessage) => {
+        computing = true;
+        await new Promise<void>((resolve) => (release = resolve));
+        return real.compute(m);
+      },
+    };
+    const logs: string[] = [];
+    const done = runSocketWorker({ url, workerId: 'busy-w', backend: 'test', device: 'cpu', runtime, log: (m) => logs.push(m) });
+    await pool.waitFor(1, 20_000);
+    const [link] = pool.live();
+    const model = createModel({ numClasses: 10, dropout: false, seed: 1 });
+    await link!.setModel({ type: 'set-model', modelId: 7, numClasses: 10, frozenLayers: 0, dropout: false, weights: getWeightsFlat(model, 'all') });
+    model.dispose();
+    const pending = link!.compute({ type: 'compute', modelId: 7, step: 0, images: new Uint8Array(2 * 3072), labels: new Uint8Array([0, 1]), count: 2 });
+    pending.catch(() => undefined);
+    await waitUntil(() => computing);
+    pool.drop(link!, 'too slow'); // sends shutdown, disconnects 200 ms later
+    await expect(done).resolves.toBe('too slow');
+    await new Promise((r) => setTimeout(r, 1_500)); // a rejoin would come within 500 ms of the disconnect
+    expect(pool.size).toBe(0);
+    expect(logs.filter((l) => l.startsWith('joined run'))).toHaveLength(1);
+    release();
+    await expect(pending).rejects.toThrow(/too slow/);
   });
 
   it('moves frames through shared memory with a worker on this machine: the same gradient bit for bit as over the socket', async () => {
