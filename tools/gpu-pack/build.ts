@@ -8,9 +8,11 @@
  *                    the GPU bench with the coordinator in it), app/*.wasm (tfjs' wasm backend),
  *                    app/node_modules/webgpu (Dawn's dawn.node), app/peer_torch.py (the PyTorch
  *                    peer), lib/libvulkan.so.1 (Debian's libvulkan1, used where the system has none),
- *                    lib/cxx/ (Debian's libstdc++6 and libgcc-s1: dawn.node needs GLIBCXX_3.4.30,
- *                    which RHEL 9 and Ubuntu 20.04 lack; used only where the system's lacks it),
  *                    licenses/
+ *
+ * No C++ runtime is shipped: dawn.node needs glibc 2.34 and libstdc++'s GLIBCXX_3.4.30 (GCC 12),
+ * and Debian's libstdc++6 of that age needs glibc 2.36 itself, so it would not help the systems
+ * that lack one; run.sh checks both and says which rows cannot run.
  *   README.txt
  *
  * The bench makes its own synthetic images (deterministic), so no data travels. Downloads (the
@@ -103,19 +105,36 @@ function folderBytes(dir: string): number {
 const README = `cifar-dist GPU check
 ====================
 Run ./run.sh on an x86-64 Linux machine with a GPU (no network, no Node.js needed). It unpacks
-payload.tar.xz next to itself (into ./unpacked), finds the Vulkan driver (NVIDIA: nvidia_icd.json,
-also under /usr/local/nvidia in containers), and trains the reference network through the real
-coordinator for a few windows in each configuration:
+payload.tar.xz into ./unpacked (or CIFAR_DIST_PACK_DIR, or a temporary folder when this folder is
+read-only), finds the Vulkan driver, and trains the reference network through the real coordinator
+for a few windows in each configuration:
   webgpu x 1, x 2, x 4 workers sharing GPU 0, wasm x 1 (this machine's CPU),
-  and PyTorch on CUDA when python3 can import torch and torch sees a GPU.
-It prints a table and writes gpu-bench.json (or --out FILE). Options after run.sh go to the bench:
+  and PyTorch on CUDA when python3 (the first on PATH that imports torch, else /usr/bin/python3)
+  can import torch and torch sees a GPU.
+It prints a table and writes gpu-bench.json in the current folder (or --out FILE). Options after
+run.sh go to the bench:
   --batch 256 (per worker)  --configs webgpu:1,webgpu:2,webgpu:4,wasm:1  --windows 3
-  --window-steps 5  --warmup 2  --no-peer  --python python3
-Without a GPU, VK_ICD_FILENAMES=<SwiftShader's vk_swiftshader_icd.json> runs it on the CPU (slowly).
+  --window-steps 5  --warmup 2  --no-peer  --python /path/to/python3
+
+The webgpu rows need:
+- glibc 2.34 and libstdc++ with GLIBCXX_3.4.30 (GCC 12's): Debian 12, Ubuntu 22.04 and later;
+  run.sh says so when the machine lacks them (the wasm and PyTorch rows still run);
+- the Vulkan loader (libvulkan.so.1: shipped, used when the system has none) and the NVIDIA
+  driver's Vulkan ICD, nvidia_icd.json. run.sh looks in /usr/share/vulkan/icd.d, /etc/vulkan/icd.d
+  and /usr/local/nvidia/share/vulkan/icd.d; elsewhere set VK_ICD_FILENAMES=/path/nvidia_icd.json.
+  In a container the NVIDIA runtime must grant the graphics capability:
+  NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics (check: vulkaninfo --summary, if installed).
+All webgpu workers use GPU 0 here; on a machine with several identical GPUs that is the first in
+Vulkan's order. Without a GPU, VK_ICD_FILENAMES=<SwiftShader's vk_swiftshader_icd.json> runs it on
+the CPU (slowly, for testing).
 `;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { out: { type: 'string', default: path.join(REPO, 'dist/gpu-pack') } } });
+  const { values } = parseArgs({ options: { out: { type: 'string', default: path.join(REPO, 'dist/gpu-pack') }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    console.log('npm run gpu-pack [-- --out <folder>]: builds the GPU check folder (default dist/gpu-pack); see tools/gpu-pack/build.ts');
+    return;
+  }
   const out = path.resolve(values.out as string);
   const stage = mkdtempSync(path.join(tmpdir(), 'cifar-dist-gpu-pack-'));
   try {
@@ -149,22 +168,16 @@ async function main(): Promise<void> {
     const node = nodeBinary();
     copyFileSync(node, path.join(stage, 'node'));
     chmodSync(path.join(stage, 'node'), 0o755);
-    console.log('Vulkan loader and C++ runtime (apt-get download libvulkan1 libstdc++6 libgcc-s1)');
-    mkdirSync(path.join(stage, 'lib/cxx'), { recursive: true });
+    console.log('Vulkan loader (apt-get download libvulkan1)');
+    mkdirSync(path.join(stage, 'lib'), { recursive: true });
     const vulkan = debianPackage('libvulkan1');
     copyFileSync(sharedLibrary(vulkan, /^libvulkan\.so\.1\.\d+\.\d+$/), path.join(stage, 'lib/libvulkan.so.1'));
-    const cxx = debianPackage('libstdc++6');
-    copyFileSync(sharedLibrary(cxx, /^libstdc\+\+\.so\.6\.\d+\.\d+$/), path.join(stage, 'lib/cxx/libstdc++.so.6'));
-    const gcc = debianPackage('libgcc-s1');
-    copyFileSync(path.join(gcc, 'lib/x86_64-linux-gnu/libgcc_s.so.1'), path.join(stage, 'lib/cxx/libgcc_s.so.1'));
     const licenses = path.join(stage, 'licenses');
     mkdirSync(licenses);
     const notices: Array<[string, string]> = [
       [path.join(path.dirname(path.dirname(node)), 'LICENSE'), 'node.LICENSE'],
       [path.join(dawn, 'LICENSE.md'), 'webgpu-dawn.LICENSE.md'],
       [copyrightOf(vulkan, 'libvulkan1'), 'libvulkan1.copyright'],
-      [copyrightOf(cxx, 'libstdc++6'), 'libstdc++6.copyright'],
-      [copyrightOf(gcc, 'libgcc-s1'), 'libgcc-s1.copyright'],
     ];
     for (const [from, to] of notices) if (existsSync(from)) copyFileSync(from, path.join(licenses, to));
 

@@ -5,11 +5,15 @@
 #
 #   ./run.sh [--out FILE.json] [bench options: --batch 256 --configs webgpu:1,wasm:1 --windows 3 ...]
 #
-# Needs: x86-64 Linux, glibc 2.34 or newer for the webgpu rows (Dawn's dawn.node: Debian 12,
-# Ubuntu 22.04, RHEL 9 and later), tar with xz (or python3) to unpack, and for the GPU a Vulkan
+# Needs: x86-64 Linux, tar with xz (or python3) to unpack; for the webgpu rows glibc 2.34 and
+# libstdc++ with GLIBCXX_3.4.30 (Dawn's dawn.node: Debian 12, Ubuntu 22.04 and later) and a Vulkan
 # driver (NVIDIA: the driver's nvidia_icd.json). No network, no Node.js: both are inside.
 # CIFAR_DIST_PACK_DIR: where to unpack (default ./unpacked beside this script, else a temp folder).
 set -euo pipefail
+if [ "$(uname -m)" != x86_64 ]; then
+  echo "run.sh: this folder holds x86-64 Linux binaries; this machine is $(uname -s) $(uname -m)" >&2
+  exit 2
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 marker=.cifar-dist-gpu-pack-unpacked
 if [ -n "${CIFAR_DIST_PACK_DIR:-}" ]; then
@@ -44,12 +48,14 @@ prepend_lib() { export LD_LIBRARY_PATH="$1${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 # The Vulkan loader: the system's when it has one, else Debian's libvulkan1 shipped here.
 if [ -z "$(system_lib libvulkan.so.1)" ]; then prepend_lib "$work/lib"; fi
-# dawn.node needs libstdc++ with GLIBCXX_3.4.30 (GCC 12): the shipped one where the system's is older.
-cxx=$(system_lib libstdc++.so.6)
-if [ -z "$cxx" ] || ! grep -a GLIBCXX_3.4.30 "$cxx" >/dev/null 2>&1; then prepend_lib "$work/lib/cxx"; fi
+# What Dawn's dawn.node needs of the C libraries (objdump -T): glibc 2.34, libstdc++ GLIBCXX_3.4.30.
 glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{ print $2 }')
 if [ -n "$glibc" ] && [ "$(printf '%s\n' 2.34 "$glibc" | sort -V | head -n1)" != 2.34 ]; then
   echo "run.sh: glibc $glibc is older than 2.34, which Dawn's dawn.node needs: the webgpu rows will fail (wasm and PyTorch still run)" >&2
+fi
+cxx=$(system_lib libstdc++.so.6)
+if [ -n "$cxx" ] && ! grep -a GLIBCXX_3.4.30 "$cxx" >/dev/null 2>&1; then
+  echo "run.sh: $cxx lacks GLIBCXX_3.4.30 (GCC 12's C++ runtime), which Dawn's dawn.node needs: the webgpu rows will fail (wasm and PyTorch still run)" >&2
 fi
 # NVIDIA's driver libraries and Vulkan ICD where containers mount them.
 for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
@@ -67,4 +73,9 @@ echo "cifar-dist GPU check: node $("$work/node" --version), glibc ${glibc:-?}, V
 
 args=("$@")
 case " $* " in *" --out "* | *" --out="*) ;; *) args+=(--out "$PWD/gpu-bench.json") ;; esac
+# The PyTorch peer: the first python3 on PATH when it imports torch (a venv, conda), else the bench's default.
+case " $* " in
+  *" --python "* | *" --python="* | *" --no-peer "*) ;;
+  *) if command -v python3 >/dev/null && python3 -c 'import torch' >/dev/null 2>&1; then args+=(--python "$(command -v python3)"); fi ;;
+esac
 exec "$work/node" "$work/app/bench-gpu.mjs" --peer-script "$work/app/peer_torch.py" "${args[@]}"

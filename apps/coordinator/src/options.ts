@@ -38,7 +38,8 @@ export interface CoordinatorOptions {
   dashboardPort?: number;
 }
 
-const positiveInt = (name: string) => (value: string): number => {
+/** A commander parser for an option that must be a positive integer. */
+export const positiveInt = (name: string) => (value: string): number => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
   return n;

@@ -25,7 +25,7 @@ async function main(argv: string[]): Promise<void> {
     .addOption(
       new Option('--backend <name>', 'force one backend instead of the fastest available (webgpu: also a GPU emulated on the CPU)').choices([...BACKEND_NAMES]),
     )
-    .option('--gpu <index>', 'pin this worker to GPU <index>: CUDA_VISIBLE_DEVICES for tensorflow-gpu, the index-th adapter Dawn lists for webgpu', (v: string) => {
+    .option('--gpu <index>', 'pin this worker to GPU <index>: CUDA_VISIBLE_DEVICES for tensorflow-gpu; for webgpu the index-th GPU adapter Dawn lists (emulated ones only count where there is no GPU)', (v: string) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('--gpu must be a non-negative integer');
       return n;

@@ -149,11 +149,11 @@ describe('planAdapterSelection', () => {
   it('tells identical GPUs apart by PCI address through DRI_PRIME, and refuses when it cannot', () => {
     const four = listing(['0000:18:00.0', '0000:2a:00.0', '0000:3b:00.0', '0000:5d:00.0'].map(H200));
     const pci = ['0000:18:00.0', '0000:2a:00.0', '0000:3b:00.0', '0000:5d:00.0'];
-    expect(planAdapterSelection(four, 0, { allowEmulated: false, pciAddresses: pci })).toMatchObject({ env: { DRI_PRIME: 'pci-0000_18_00_0!' }, expectSingle: true });
+    expect(planAdapterSelection(four, 0, { allowEmulated: false, pciAddresses: pci })).toMatchObject({ env: { DRI_PRIME: 'pci-0000_18_00_0!' }, expectSingle: true, firstOfTwins: true });
     // Without PCI addresses the first copy is still reachable by name, the others are not.
     expect(planAdapterSelection(four, 0, { allowEmulated: false })).toMatchObject({ env: {}, expectSingle: false });
     expect(planAdapterSelection(four, 2, { allowEmulated: false, pciAddresses: pci })).toEqual({
-      index: 2, name: 'NVIDIA H200', flags: ['adapter=NVIDIA H200'], env: { DRI_PRIME: 'pci-0000_3b_00_0!' }, expectSingle: true,
+      index: 2, name: 'NVIDIA H200', flags: ['adapter=NVIDIA H200'], env: { DRI_PRIME: 'pci-0000_3b_00_0!' }, expectSingle: true, firstOfTwins: false,
     });
     const err = (() => {
       try {
@@ -216,13 +216,19 @@ describe('startWebgpu with a stub Dawn', () => {
     expect(logs[0]).toBe('WebGPU adapters: 0: NVIDIA H200 (vulkan); 1: NVIDIA H200 (vulkan); 2: NVIDIA H200 (vulkan); 3: NVIDIA H200 (vulkan)');
   });
 
-  it('refuses identical GPUs when the device-select layer does not act on DRI_PRIME', async () => {
+  it('without the device-select layer: the second of identical GPUs is refused, the first taken by name with a warning', async () => {
     const pci = ['0000:18:00.0', '0000:2a:00.0'];
     const env: NodeJS.ProcessEnv = {};
     const dawn = stubDawn(pci.map(H200), {}); // the layer is absent: DRI_PRIME changes nothing
-    await expect(startWebgpu({ allowEmulated: false, gpuIndex: 1, importer: importerFor(dawn.module), env, pciAddresses: () => pci, probe: async () => ({ adapters: listing(pci.map(H200)) }) }))
+    const options = { allowEmulated: false, importer: importerFor(dawn.module), env, pciAddresses: () => pci, probe: async () => ({ adapters: listing(pci.map(H200)) }) };
+    await expect(startWebgpu({ ...options, gpuIndex: 1 }))
       .rejects.toThrow(/did not single it out .*DRI_PRIME=pci-0000_2a_00_0!; 2 adapters still listed.*mesa-vulkan-drivers/);
     expect(dawn.devices).toEqual([]);
+    const logs: string[] = [];
+    const info = await startWebgpu({ ...options, log: (m) => logs.push(m) }); // no --gpu: GPU 0, as the GPU check's workers
+    expect(info.index).toBe(0);
+    expect(dawn.devices).toEqual([{ adapter: '0000:18:00.0', destroyed: false }]);
+    expect(logs.some((l) => /did not act on DRI_PRIME=pci-0000_18_00_0!: taking the first 'NVIDIA H200' by name/.test(l))).toBe(true);
   });
 
   it('automatic choice on a machine with only SwiftShader: the probe stops it before Dawn is loaded', async () => {

@@ -81,6 +81,11 @@ export interface AdapterPlan {
   env: Record<string, string>;
   /** After the plan, the listing must hold only this adapter (the device-select layer is active). */
   expectSingle: boolean;
+  /**
+   * The first of identical GPUs: where the device-select layer does not act, the name still
+   * reaches it (the first in Vulkan's order), so it is taken with a warning instead of refused.
+   */
+  firstOfTwins?: boolean;
 }
 
 /** Options of {@link planAdapterSelection}. */
@@ -128,8 +133,8 @@ export function planAdapterSelection(listed: readonly ListedAdapter[], gpuIndex:
   const twins = indexed.filter((a) => a.name === chosen.name);
   const pci = opts.pciAddresses ?? [];
   if (twins.length > 1 && twins.length === pci.length) {
-    const address = pci[twins.findIndex((a) => a.index === chosen.index)] as string;
-    return { ...base, env: { DRI_PRIME: `${driPrimeTag(address)}!` }, expectSingle: true };
+    const occurrence = twins.findIndex((a) => a.index === chosen.index);
+    return { ...base, env: { DRI_PRIME: `${driPrimeTag(pci[occurrence] as string)}!` }, expectSingle: true, firstOfTwins: occurrence === 0 };
   }
   const firstMatch = indexed.find((a) => a.name.includes(chosen.name));
   if (firstMatch?.index === chosen.index) return { ...base, env: {}, expectSingle: false };
@@ -334,7 +339,9 @@ export async function startWebgpu(opts: StartWebgpuOptions): Promise<GpuAdapterI
   try {
     if (plan.expectSingle) {
       const seen = await listAdapters(dawn);
-      if (seen.length !== 1) {
+      if (seen.length !== 1 && plan.firstOfTwins === true) {
+        log(`Mesa's Vulkan device-select layer did not act on ${Object.entries(plan.env).map(([k, v]) => `${k}=${v}`).join(' ')}: taking the first '${plan.name}' by name (GPUs 1 and up of this kind cannot be selected so)`);
+      } else if (seen.length !== 1) {
         throw new ModelError(
           'E_BACKEND_UNAVAILABLE',
           `GPU ${opts.gpuIndex ?? 0} is one of several '${plan.name}' and Mesa's Vulkan device-select layer did not single it out ` +

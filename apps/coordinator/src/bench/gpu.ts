@@ -9,10 +9,11 @@
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { cpus, hostname } from 'node:os';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, Option } from 'commander';
 import type { ImageSet } from '@cifar-dist/data';
 import { loadCifar10, resolveDataDir } from '@cifar-dist/data';
 import { createLog } from '../log.js';
+import { positiveInt } from '../options.js';
 import { formatGpuBench, gpuRatios, parseConfigs, type GpuBenchConfig, type GpuBenchReport, type GpuBenchRow } from './gpu-report.js';
 import { defaultPython, runPeer } from './peer.js';
 import { BenchCluster, syntheticSet } from './throughput.js';
@@ -35,11 +36,7 @@ interface GpuBenchOptions {
   peerScript?: string;
 }
 
-const positiveInt = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
-  return n;
-};
+const DEFAULT_CONFIGS = 'webgpu:1,webgpu:2,webgpu:4,wasm:1';
 
 async function loadImages(dataDir: string | undefined, log: (m: string) => void): Promise<{ source: ImageSet; data: string }> {
   if (dataDir !== undefined) {
@@ -73,7 +70,11 @@ async function measure(config: GpuBenchConfig, source: ImageSet, o: GpuBenchOpti
 async function main(argv: string[]): Promise<void> {
   const o = new Command('bench:gpu')
     .description('Training throughput of webgpu workers sharing a GPU, one wasm worker, and PyTorch on CUDA, with the same network and per-worker batch')
-    .option('--configs <list>', 'backend:workers, comma-separated', parseConfigs, parseConfigs('webgpu:1,webgpu:2,webgpu:4,wasm:1'))
+    .addOption(
+      new Option('--configs <list>', 'backend:workers, comma-separated; GPU workers share GPU 0')
+        .argParser(parseConfigs)
+        .default(parseConfigs(DEFAULT_CONFIGS), DEFAULT_CONFIGS),
+    )
     .option('--batch <n>', 'batch per worker process', positiveInt('--batch'), 256)
     .option('--warmup <n>', 'untimed steps before each window (the first compiles the GPU kernels)', positiveInt('--warmup'), 2)
     .option('--windows <n>', 'timed windows per configuration (the median is reported)', positiveInt('--windows'), 3)

@@ -7,9 +7,10 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, hostname } from 'node:os';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { loadCifar10, loadFinetuneDataset, resolveDataDir, type ImageSet } from '@cifar-dist/data';
 import { createLog } from '../log.js';
+import { positiveInt } from '../options.js';
 import { computeCeiling } from './ceiling.js';
 import { codecCost } from './codec-cost.js';
 import { defaultPython, runPeer, type PeerResult } from './peer.js';
@@ -30,12 +31,6 @@ interface BenchOptions {
   blasDir?: string;
   backend?: string;
 }
-
-const positiveInt = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
-  return n;
-};
 
 /** The training images: CIFAR-10 from the data directory when it is there (and the fine-tune set, so the coordinator's memory is a real run's), else synthetic. */
 async function loadSource(dataDir: string | undefined, log: (m: string) => void): Promise<{ source: ImageSet; data: string }> {
