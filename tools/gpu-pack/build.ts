@@ -20,7 +20,7 @@
  * node_modules/.cache/cifar-dist-gpu-pack. Fails when the folder exceeds 60 MiB.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,16 +76,6 @@ function debianPackage(name: string): string {
     run('dpkg-deb', ['-x', path.join(dir, deb), root]);
   }
   return root;
-}
-
-/**
- * A Debian package's copyright file. GCC's runtime packages link their doc folder to their base
- * package's (gcc-12-base), which is not unpacked here: that one is read from this machine.
- */
-function copyrightOf(root: string, name: string): string {
-  const doc = path.join(root, 'usr/share/doc', name);
-  if (existsSync(path.join(doc, 'copyright'))) return path.join(doc, 'copyright');
-  return lstatSync(doc, { throwIfNoEntry: false })?.isSymbolicLink() ? path.join('/usr/share/doc', readlinkSync(doc), 'copyright') : path.join(doc, 'copyright');
 }
 
 /** The real file behind a versioned shared library name in a package root, e.g. libvulkan.so.1 → libvulkan.so.1.3.239. */
@@ -177,7 +167,7 @@ async function main(): Promise<void> {
     const notices: Array<[string, string]> = [
       [path.join(path.dirname(path.dirname(node)), 'LICENSE'), 'node.LICENSE'],
       [path.join(dawn, 'LICENSE.md'), 'webgpu-dawn.LICENSE.md'],
-      [copyrightOf(vulkan, 'libvulkan1'), 'libvulkan1.copyright'],
+      [path.join(vulkan, 'usr/share/doc/libvulkan1/copyright'), 'libvulkan1.copyright'],
     ];
     for (const [from, to] of notices) if (existsSync(from)) copyFileSync(from, path.join(licenses, to));
 
