@@ -7,12 +7,12 @@
  * A measuring tool: it asserts nothing, and a configuration that fails is reported, not fatal.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import { cpus, hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import type { ImageSet } from '@cifar-dist/data';
 import { loadCifar10, resolveDataDir } from '@cifar-dist/data';
 import { createLog } from '../log.js';
+import { emitBench, runBench } from './output.js';
 import { positiveInt } from '../options.js';
 import { formatGpuBench, gpuRatios, parseConfigs, type GpuBenchConfig, type GpuBenchReport, type GpuBenchRow } from './gpu-report.js';
 import { defaultPython, runPeer } from './peer.js';
@@ -118,17 +118,7 @@ async function main(argv: string[]): Promise<void> {
     ratios: gpuRatios(rows, peer.ok ? peer.imagesPerSecond : null),
     wallSeconds: (performance.now() - t0) / 1000,
   };
-  process.stdout.write(`${formatGpuBench(report)}\n`);
-  if (o.out) {
-    await writeFile(o.out, `${JSON.stringify(report, null, 2)}\n`);
-    log(`figures written to ${o.out}`);
-  }
+  await emitBench(formatGpuBench(report), report, o.out, log);
 }
 
-main(process.argv).then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench:gpu: ${(err as Error)?.stack ?? String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('bench:gpu', () => main(process.argv));

@@ -5,11 +5,11 @@
  * scaling (the same step in N independent processes). Prints a table; --out writes JSON.
  * A measuring tool: it asserts nothing, and its numbers depend on what else the machine is doing.
  */
-import { writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, hostname } from 'node:os';
 import { Command } from 'commander';
 import { loadCifar10, loadFinetuneDataset, resolveDataDir, type ImageSet } from '@cifar-dist/data';
 import { createLog } from '../log.js';
+import { emitBench, runBench } from './output.js';
 import { positiveInt } from '../options.js';
 import { computeCeiling } from './ceiling.js';
 import { codecCost } from './codec-cost.js';
@@ -119,17 +119,7 @@ async function main(argv: string[]): Promise<void> {
     await cluster.stop();
     throw err;
   }
-  process.stdout.write(`${formatBench(report)}\n`);
-  if (o.out) {
-    await writeFile(o.out, `${JSON.stringify(report, null, 2)}\n`);
-    log(`figures written to ${o.out}`);
-  }
+  await emitBench(formatBench(report), report, o.out, log);
 }
 
-main(process.argv).then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench: ${(err as Error)?.stack ?? String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('bench', () => main(process.argv));
