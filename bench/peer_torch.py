@@ -10,6 +10,13 @@ a per-process batch of 64 (by default):
 * allreduce -- median milliseconds of a gloo all_reduce of 1,250,858 float32 (the gradient size)
                between N processes.
 
+`--coordinator-peer N1,N2,...` measures instead, for each N, what a synchronous step costs
+PyTorch besides compute (the anchor of `npm run bench -- --coordinator-only`): a gloo all_reduce
+of one 1,250,858-float32 gradient between N processes, divided by N (DDP's average), then
+torch.optim.SGD (momentum 0.9, nesterov, weight decay 5e-4: the coordinator's optimizer) over the
+reference network's parameters with that gradient. Rank 0 reports the medians of both and of
+their sum per repetition (`--reps`, after a warm-up); every rank does the same work.
+
 Each measurement runs in fresh subprocesses of this script (hidden `--_role`). The parent prints
 a short table, then the JSON as the last line of stdout, and writes the same JSON to `--json`.
 
@@ -59,10 +66,12 @@ def parse_args(argv):
     p.add_argument("--json", dest="json_path", help="also write the JSON result to this file")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                    help="where the single-process step runs (default cpu); cuda: single only")
+    p.add_argument("--coordinator-peer", metavar="N1,N2,...",
+                   help="only time all_reduce + average + SGD step for each process count (see above)")
     p.add_argument("--blas-dir", help="folder holding OpenBLAS's libblas.so.3 (or the root of a "
                    "`dpkg -x libopenblas0-openmp_*.deb` tree); torch is run with it on LD_LIBRARY_PATH")
     # hidden: subprocess roles
-    p.add_argument("--_role", choices=["single", "ddp", "allreduce"], help=argparse.SUPPRESS)
+    p.add_argument("--_role", choices=["single", "ddp", "allreduce", "stepcomm"], help=argparse.SUPPRESS)
     p.add_argument("--_rank", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--_port", type=int, default=0, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -79,6 +88,13 @@ def parse_args(argv):
         p.error("--warmup must be >= 2 (the steps after the first size the windows)")
     if not a.seconds > 0:
         p.error("--seconds must be > 0")
+    if a.coordinator_peer is not None:
+        try:
+            a.coordinator_peer = [int(x) for x in a.coordinator_peer.split(",")]
+        except ValueError:
+            p.error("--coordinator-peer must be a comma-separated list of process counts, e.g. 1,2,4,8")
+        if not a.coordinator_peer or min(a.coordinator_peer) < 1:
+            p.error("--coordinator-peer counts must be >= 1")
     return a
 
 
@@ -294,6 +310,45 @@ def role_allreduce(torch, a):
     dist.destroy_process_group()
 
 
+def role_stepcomm(torch, a):
+    """One rank of --coordinator-peer: all_reduce + average of a gradient, then the SGD step."""
+    setup_threads(torch)
+    dist = init_group(torch, a)
+    torch.manual_seed(a._rank)
+    model = build_model(torch)
+    params = list(model.parameters())
+    n = sum(p.numel() for p in params)
+    assert n == PARAMS, "parameter count %d != %d" % (n, PARAMS)
+    flat = torch.empty(PARAMS, dtype=torch.float32)
+    off = 0
+    for p in params:  # every .grad is a view into the one flat gradient, as in DDP's buckets
+        p.grad = flat[off:off + p.numel()].view_as(p)
+        off += p.numel()
+    opt = torch.optim.SGD(params, lr=1e-6, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    gen = torch.Generator().manual_seed(1000 + a._rank)
+    comm, step, total = [], [], []
+    for rep in range(5 + a.reps):
+        flat.copy_(torch.randn(PARAMS, generator=gen) * 1e-3)  # fresh values each repetition
+        dist.barrier()
+        t0 = time.perf_counter()
+        dist.all_reduce(flat)
+        flat.div_(a.workers)
+        t1 = time.perf_counter()
+        opt.step()
+        t2 = time.perf_counter()
+        if rep >= 5:
+            comm.append((t1 - t0) * 1e3)
+            step.append((t2 - t1) * 1e3)
+            total.append((t2 - t0) * 1e3)
+    dist.barrier()
+    if a._rank == 0:
+        blas, lib = blas_in_use()
+        emit({"workers": a.workers, "allreduceMs": statistics.median(comm), "optimizerMs": statistics.median(step),
+              "totalMs": statistics.median(total), "minTotalMs": min(total), "maxTotalMs": max(total),
+              "reps": a.reps, "elements": PARAMS, "blas": blas, "blasLibrary": lib})
+    dist.destroy_process_group()
+
+
 # ----------------------------------------------------------------------------------------------
 # parent: orchestration
 
@@ -364,7 +419,7 @@ def main():
     torch = import_torch(a.json_path)
 
     if a._role:
-        {"single": role_single, "ddp": role_ddp, "allreduce": role_allreduce}[a._role](torch, a)
+        {"single": role_single, "ddp": role_ddp, "allreduce": role_allreduce, "stepcomm": role_stepcomm}[a._role](torch, a)
         return
 
     t_start = time.perf_counter()
@@ -377,6 +432,9 @@ def main():
         fail(2, "--blas-dir given but libopenblas is not mapped (BLAS: %s)" % lib, a.json_path)
     print("PyTorch %s (%s), BLAS %s (%s); 1 thread/process, batch %d/process, %g s x %d windows"
           % (torch.__version__, sys.executable, blas, lib, a.batch, a.seconds, a.windows), file=sys.stderr)
+
+    if a.coordinator_peer is not None:
+        return main_coordinator_peer(torch, a, t_start)
 
     if a.device == "cuda":
         if not torch.cuda.is_available():
@@ -428,6 +486,29 @@ def main():
         print("  %s  %s" % (k.ljust(w), v))
         if i == 0:
             print("  %s  %s" % ("-" * w, "-" * 12))
+    out = json.dumps(result)
+    if a.json_path:
+        with open(a.json_path, "w") as f:
+            f.write(out + "\n")
+    print(out)
+
+
+def main_coordinator_peer(torch, a, t_start):
+    """`--coordinator-peer N1,N2,...`: all_reduce + average + SGD step, per process count."""
+    rows = []
+    for n in a.coordinator_peer:
+        try:
+            r = run_role(a, "stepcomm", n)
+        except RuntimeError as e:
+            fail(1, str(e), a.json_path)
+        rows.append({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()
+                     if k not in ("blas", "blasLibrary", "elements")})
+    result = {"torch": torch.__version__, "params": PARAMS, "threadsPerProcess": 1, "reps": a.reps,
+              "optimizer": "SGD momentum 0.9 nesterov weight_decay 5e-4", "coordinatorPeer": rows,
+              "python": sys.executable, "wallSeconds": round(time.perf_counter() - t_start, 1)}
+    print("PyTorch %s: gloo all_reduce + average + SGD step of %d float32 (median of %d)" % (torch.__version__, PARAMS, a.reps))
+    for r in rows:
+        print("  N=%-2d all_reduce %.2f ms + optimizer %.2f ms = %.2f ms" % (r["workers"], r["allreduceMs"], r["optimizerMs"], r["totalMs"]))
     out = json.dumps(result)
     if a.json_path:
         with open(a.json_path, "w") as f:

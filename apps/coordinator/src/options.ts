@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LogLevel } from '@cifar-dist/log';
 import { resolveDataDir } from '@cifar-dist/data';
 import { defaultConfig, type OptimizerName, type TrainConfig } from '@cifar-dist/training';
+import { GRAD_DTYPES, type GradDtype } from '@cifar-dist/protocol';
 
 /** Parsed command-line options shared by `coordinator` and `train`. */
 export interface CoordinatorOptions {
@@ -31,6 +32,7 @@ export interface CoordinatorOptions {
   evalTrain: boolean;
   deterministic: boolean;
   microBatch: number;
+  gradDtype: GradDtype;
   balance: boolean;
   shm: boolean;
   requestTimeout: number;
@@ -85,6 +87,11 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--min-workers <n>', 'wait until this many workers are connected before each step', positiveInt('--min-workers'), 1)
     .option('--deterministic', 'bit-identical weights for any number of workers and across --resume (fixed micro-batches, keyed dropout; more gradient traffic)', false)
     .option('--micro-batch <n>', 'micro-batch size of --deterministic', positiveInt('--micro-batch'), d.microBatch)
+    .addOption(
+      new Option('--grad-dtype <dtype>', 'dtype of the gradients workers send: 16-bit halves the bytes; the coordinator averages in float32, weights stay float32')
+        .choices([...GRAD_DTYPES])
+        .default(d.gradDtype),
+    )
     .option('--no-balance', 'equal shards for every worker instead of shards sized by each worker\'s measured speed')
     .option('--no-shm', 'send every frame over the socket, also to workers on this machine (default: through /dev/shm)')
     .option('--no-eval-train', 'skip the full training-set evaluation at the end of each phase')
@@ -130,6 +137,7 @@ export function configFromOptions(o: CoordinatorOptions, env: NodeJS.ProcessEnv 
     minWorkers: o.minWorkers,
     deterministic: o.deterministic,
     microBatch: o.microBatch,
+    gradDtype: o.gradDtype,
     balanceShards: o.balance,
   });
 }
@@ -157,6 +165,7 @@ const CONFIG_KEY_OF_OPTION: Record<string, keyof TrainConfig> = {
   minWorkers: 'minWorkers',
   deterministic: 'deterministic',
   microBatch: 'microBatch',
+  gradDtype: 'gradDtype',
   balance: 'balanceShards',
 };
 

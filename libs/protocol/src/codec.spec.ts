@@ -24,7 +24,7 @@ import {
 function gradientMessage(n = 1000): GradientMessage {
   const gradients = new Float32Array(n);
   for (let i = 0; i < n; i++) gradients[i] = Math.sin(i) * 1e-3;
-  return { type: 'gradient', step: 7, loss: 2.3, correct: 5, count: 32, gradients, weightsCrc: 123, computeMs: 12.5 };
+  return { type: 'gradient', step: 7, loss: 2.3, correct: 5, count: 32, gradients, weightsVersion: 0, computeMs: 12.5 };
 }
 
 describe('codec', () => {
@@ -69,7 +69,7 @@ describe('codec', () => {
 
   it('round-trips a compute message with and without weights', () => {
     const images = new Uint8Array(2 * 3072).map((_, i) => i % 251);
-    const msg: ComputeMessage = { type: 'compute', modelId: 1, step: 3, images, labels: new Uint8Array([1, 9]), count: 2 };
+    const msg: ComputeMessage = { type: 'compute', weightsVersion: 0, modelId: 1, step: 3, images, labels: new Uint8Array([1, 9]), count: 2 };
     const back = decodeMessage(encodeMessage(msg), 'compute');
     expect(back.weights).toBeUndefined();
     expect(Array.from(back.images.subarray(0, 5))).toEqual([0, 1, 2, 3, 4]);
@@ -101,7 +101,7 @@ describe('codec', () => {
     expect(codeOf(() => decodeMessage(forge(noGrad)))).toBe('E_PROTO_FIELD');
     const negStep = { ...gradientMessage(), step: -1 };
     expect(codeOf(() => decodeMessage(encodeMessage(negStep as never)))).toBe('E_PROTO_FIELD');
-    const shortImages = { type: 'compute', modelId: 0, step: 0, images: new Uint8Array(10), labels: new Uint8Array(1), count: 1 };
+    const shortImages = { type: 'compute', weightsVersion: 0, modelId: 0, step: 0, images: new Uint8Array(10), labels: new Uint8Array(1), count: 1 };
     expect(() => decodeMessage(encodeMessage(shortImages as never))).toThrow(/compute.images: expected length 3072, got 10/);
   });
 

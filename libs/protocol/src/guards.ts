@@ -11,6 +11,11 @@ const isString = (v: unknown): boolean => typeof v === 'string';
 const isBool = (v: unknown): boolean => typeof v === 'boolean';
 const isU8 = (v: unknown): boolean => v instanceof Uint8Array;
 const isF32 = (v: unknown): boolean => v instanceof Float32Array;
+const isU16 = (v: unknown): boolean => v instanceof Uint16Array;
+const oneOf =
+  (...values: unknown[]): Check =>
+  (v) =>
+    values.includes(v);
 const optional =
   (check: Check): Check =>
   (v) =>
@@ -35,19 +40,23 @@ const SCHEMAS: { [T in MessageType]: Record<string, Check> } = {
     ),
     shmProbe: optional(isRecordOf({ probe: isString, nonce: isString })),
   },
-  welcome: { rank: isNonNegInt, runId: isString, shm: optional(isRecordOf({ down: isString, up: isString })) },
+  welcome: { rank: isNonNegInt, runId: isString, shm: optional(isRecordOf({ down: isString, up: isString, weights: optional(isString) })) },
   'set-model': {
     modelId: isNonNegInt,
     numClasses: isNonNegInt,
     frozenLayers: isNonNegInt,
     dropout: isBool,
     weights: isF32,
+    weightsVersion: isNonNegInt,
   },
   ready: { modelId: isNonNegInt, weightsCrc: isNonNegInt },
   compute: {
     modelId: isNonNegInt,
     step: isNonNegInt,
     weights: optional(isF32),
+    weightsVersion: isNonNegInt,
+    sharedWeights: optional(isNonNegInt),
+    gradDtype: optional(oneOf('float16', 'bfloat16')),
     images: isU8,
     labels: isU8,
     count: isNonNegInt,
@@ -60,14 +69,19 @@ const SCHEMAS: { [T in MessageType]: Record<string, Check> } = {
     loss: isNumber,
     correct: isNonNegInt,
     count: isNonNegInt,
-    gradients: isF32,
-    weightsCrc: isNonNegInt,
+    gradients: (v) => isF32(v) || isU16(v),
+    gradDtype: optional(oneOf('float16', 'bfloat16')),
+    gradScales: optional(isF32),
+    weightsVersion: isNonNegInt,
+    weightsCrc: optional(isNonNegInt),
     computeMs: isNumber,
   },
   evaluate: {
     modelId: isNonNegInt,
     requestId: isNonNegInt,
     weights: optional(isF32),
+    weightsVersion: isNonNegInt,
+    sharedWeights: optional(isNonNegInt),
     images: isU8,
     labels: isU8,
     count: isNonNegInt,
@@ -88,6 +102,17 @@ function checkLengths(msg: Message): void {
   if (msg.type === 'compute' || msg.type === 'evaluate') {
     if (msg.images.length !== msg.count * 3072) bad('images', msg.count * 3072, msg.images.length);
     if (msg.labels.length !== msg.count) bad('labels', msg.count, msg.labels.length);
+  } else if (msg.type === 'gradient') {
+    // 16-bit values exactly when a 16-bit dtype is named; float16 carries one scale per block.
+    const sixteen = msg.gradients instanceof Uint16Array;
+    if (sixteen !== (msg.gradDtype !== undefined && msg.gradDtype !== null)) {
+      throw new ProtocolError('E_PROTO_FIELD', `gradient.gradients: ${sixteen ? '16-bit values without gradDtype' : `float32 values, but gradDtype ${String(msg.gradDtype)}`}`);
+    }
+    // The scales' count depends on the parts (the receiver checks it); here only their presence.
+    const scaled = msg.gradScales !== undefined && msg.gradScales !== null;
+    if (scaled !== (msg.gradDtype === 'float16')) {
+      throw new ProtocolError('E_PROTO_FIELD', `gradient.gradScales: ${scaled ? `present with ${msg.gradDtype ?? 'float32'}` : 'missing with float16'}`);
+    }
   } else if (msg.type === 'evaluation') {
     if (msg.losses.length !== msg.predictions.length)
       bad('losses', msg.predictions.length, msg.losses.length);

@@ -5,7 +5,7 @@
  */
 
 /** Bumped whenever a message's meaning or fields change; the handshake refuses a mismatch. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** socket.io `auth` payload of a worker's handshake. */
 export interface HandshakeAuth {
@@ -55,9 +55,11 @@ export interface WelcomeMessage {
   runId: string;
   /**
    * Present when the coordinator accepted the shared-memory offer: large frames to the worker
-   * are written to `down`, and the worker writes its large replies to `up` (absolute paths).
+   * are written to `down`, and the worker writes its large replies to `up` (absolute paths);
+   * `weights` is the run's one weights file, written once per weights version for every local
+   * worker (see ComputeMessage.sharedWeights).
    */
-  shm?: { down: string; up: string };
+  shm?: { down: string; up: string; weights?: string };
 }
 
 /** Coordinator -> worker: build the network and load these weights (all of them, model order). */
@@ -69,6 +71,8 @@ export interface SetModelMessage {
   dropout: boolean;
   /** Every weight of the model, flat, in `model.weights` order. */
   weights: Float32Array;
+  /** The coordinator's version of these weights (see ComputeMessage.weightsVersion). */
+  weightsVersion: number;
 }
 
 /** Worker -> coordinator, answer to set-model: the model is built and loaded. */
@@ -86,6 +90,20 @@ export interface ComputeMessage {
   step: number;
   /** Trainable weights after the last optimizer step, when they changed since the worker last got them. */
   weights?: Float32Array;
+  /**
+   * The coordinator's version of the trainable weights, raised by every change: the worker must
+   * compute at exactly this version and says so in its reply. Identity by version, not by a
+   * checksum of 5 MB each step; the worker checks a CRC every WorkerRuntime.VERIFY_EVERY loads.
+   */
+  weightsVersion: number;
+  /**
+   * Instead of `weights`: the new weights are in the run's shared weights file (welcome.shm.weights),
+   * this many bytes: a header of two float64 (model id, weights version), the float32 weights, the
+   * same header again as a trailer. The worker checks both against the request (torn or stale reads).
+   */
+  sharedWeights?: number;
+  /** Send the gradient in this dtype (absent: float32). */
+  gradDtype?: 'float16' | 'bfloat16';
   /** uint8 NHWC pixels, count * 3072 bytes (already augmented by the coordinator). */
   images: Uint8Array;
   labels: Uint8Array;
@@ -112,11 +130,22 @@ export interface GradientMessage {
   count: number;
   /**
    * Gradient of the shard's mean loss w.r.t. the trainable weights, flat; in deterministic mode the
-   * micro-batches' gradients concatenated (ceil(count / microBatch) × trainable length).
+   * micro-batches' gradients concatenated (ceil(count / microBatch) × trainable length). float32,
+   * or the 16-bit bit patterns of `gradDtype` (half.ts).
    */
-  gradients: Float32Array;
-  /** CRC-32 of the trainable weights the gradient was computed at (bit-identity check). */
-  weightsCrc: number;
+  gradients: Float32Array | Uint16Array;
+  /** The dtype of `gradients` when 16-bit (absent: float32). */
+  gradDtype?: 'float16' | 'bfloat16';
+  /** float16: the power-of-two scale of each block of HALF_BLOCK values (half.ts). */
+  gradScales?: Float32Array;
+  /** The weights version the gradient was computed at. */
+  weightsVersion: number;
+  /**
+   * CRC-32 of the trainable weights as read back from the worker's model, on the requests where
+   * the worker verified them (every WorkerRuntime.VERIFY_EVERY loads): the coordinator compares it
+   * with its own weights (bit identity, end to end).
+   */
+  weightsCrc?: number;
   computeMs: number;
 }
 
@@ -126,6 +155,8 @@ export interface EvaluateMessage {
   modelId: number;
   requestId: number;
   weights?: Float32Array;
+  weightsVersion: number;
+  sharedWeights?: number;
   images: Uint8Array;
   labels: Uint8Array;
   count: number;

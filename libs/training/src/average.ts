@@ -1,4 +1,5 @@
 import { TrainingError } from './errors.js';
+import { StreamingAverage } from './streaming-average.js';
 
 /** One worker's contribution to a synchronous step. */
 export interface ShardGradient {
@@ -35,22 +36,8 @@ export function averageGradients(parts: readonly ShardGradient[], length: number
     total += part.count;
   });
   if (total === 0) throw new TrainingError('E_TRAIN_GRADIENT', 'no samples in any shard');
-  const mean = out ?? new Float32Array(length);
-  let first = true;
-  for (const part of parts) {
-    if (part.count === 0) continue;
-    accumulate(mean, part.gradients, part.count / total, first);
-    first = false;
-  }
-  return mean;
-}
-
-/** out = g * scale (first) or out += g * scale; a monomorphic loop V8 keeps tight. */
-function accumulate(out: Float32Array, g: Float32Array, scale: number, first: boolean): void {
-  const n = out.length;
-  if (first) {
-    for (let i = 0; i < n; i++) out[i] = g[i]! * scale;
-  } else {
-    for (let i = 0; i < n; i++) out[i] = out[i]! + g[i]! * scale;
-  }
+  const reduction = new StreamingAverage(length, out);
+  reduction.begin(parts.map((p) => p.count));
+  parts.forEach((part, rank) => reduction.add(rank, part));
+  return reduction.mean;
 }

@@ -1,3 +1,4 @@
+import type { GradDtype } from '@cifar-dist/protocol';
 import type { FinetuneSpec } from '@cifar-dist/data';
 import { DEFAULT_OPTIMIZER, type OptimizerConfig } from './optimizer.js';
 import type { ScheduleConfig } from './schedule.js';
@@ -41,6 +42,12 @@ export interface TrainConfig {
    * position, and reduced in micro-batch order. Costs more gradient traffic.
    */
   deterministic: boolean;
+  /**
+   * How workers send gradients: float32, or 16-bit (half the bytes; the coordinator averages in
+   * float32 and the weights stay float32). Deterministic mode stays bit-exact with either: every
+   * micro-batch gradient is encoded alike on any worker.
+   */
+  gradDtype: GradDtype;
   /** Micro-batch size of deterministic mode. */
   microBatch: number;
   /**
@@ -76,6 +83,7 @@ export function defaultConfig(overrides: Partial<TrainConfig> = {}): TrainConfig
     evalChunk: 500,
     minWorkers: 1,
     deterministic: false,
+    gradDtype: 'float32',
     microBatch: 32,
     balanceShards: true,
     ...overrides,

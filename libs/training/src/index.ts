@@ -17,3 +17,4 @@ export { REFERENCE } from './reference.js';
 export { runTraining, type RunOptions } from './run.js';
 export { SocketCoordinatorServer, type SocketServerOptions } from './transport/socket-server.js';
 export { runSocketWorker, type SocketWorkerOptions } from './transport/socket-worker.js';
+export { ZeroComputeRuntime } from './zero-compute-runtime.js';

@@ -52,9 +52,10 @@ export class FlatOptimizer {
 
   /**
    * In place: weights <- weights - update(gradients, lr).
+   * @returns true when every updated weight is finite (checked in the same pass)
    * @throws TrainingError E_TRAIN_OPTIMIZER on a length mismatch
    */
-  step(weights: Float32Array, gradients: Float32Array, lr: number): void {
+  step(weights: Float32Array, gradients: Float32Array, lr: number): boolean {
     if (weights.length !== this.length || gradients.length !== this.length) {
       throw new TrainingError(
         'E_TRAIN_OPTIMIZER',
@@ -63,6 +64,8 @@ export class FlatOptimizer {
     }
     this.iteration += 1;
     const { weightDecay: wd } = this.config;
+    // w - w is NaN for NaN and ±Infinity, 0 otherwise: the finiteness check rides along.
+    let bad = 0;
     if (this.config.name === 'adam') {
       const { beta1: b1, beta2: b2, epsilon: eps } = this.config;
       const [m, v] = this.slots as [Float32Array, Float32Array];
@@ -74,25 +77,45 @@ export class FlatOptimizer {
         const vi = b2 * (v[i] as number) + (1 - b2) * g * g;
         m[i] = mi;
         v[i] = vi;
-        weights[i] = (weights[i] as number) - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + eps);
+        const w = (weights[i] as number) - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + eps);
+        weights[i] = w;
+        bad += w - w;
       }
-      return;
+      return bad === 0;
     }
     const mu = this.config.momentum;
     if (mu === 0) {
       for (let i = 0; i < this.length; i++) {
-        weights[i] = (weights[i] as number) - lr * ((gradients[i] as number) + wd * (weights[i] as number));
+        const w = (weights[i] as number) - lr * ((gradients[i] as number) + wd * (weights[i] as number));
+        weights[i] = w;
+        bad += w - w;
       }
-      return;
+      return bad === 0;
     }
     const b = this.slots[0] as Float32Array;
-    const nesterov = this.config.nesterov;
-    for (let i = 0; i < this.length; i++) {
-      const g = (gradients[i] as number) + wd * (weights[i] as number);
-      const bi = mu * (b[i] as number) + g;
-      b[i] = bi;
-      weights[i] = (weights[i] as number) - lr * (nesterov ? g + mu * bi : bi);
+    // Two loops rather than a branch per value: the optimizer runs over 1.25 M weights per step.
+    if (this.config.nesterov) {
+      for (let i = 0; i < this.length; i++) {
+        const wi = weights[i]!;
+        const g = gradients[i]! + wd * wi;
+        const bi = mu * b[i]! + g;
+        b[i] = bi;
+        const w = wi - lr * (g + mu * bi);
+        weights[i] = w;
+        bad += w - w;
+      }
+    } else {
+      for (let i = 0; i < this.length; i++) {
+        const wi = weights[i]!;
+        const g = gradients[i]! + wd * wi;
+        const bi = mu * b[i]! + g;
+        b[i] = bi;
+        const w = wi - lr * bi;
+        weights[i] = w;
+        bad += w - w;
+      }
     }
+    return bad === 0;
   }
 
   getState(): OptimizerState {

@@ -10,8 +10,8 @@ import {
 } from '@cifar-dist/data';
 import { MetricsAccumulator, type ClassificationReport } from '@cifar-dist/metrics';
 import { getWeightsFlat, setWeightsFlat, weightSpecs, type tf } from '@cifar-dist/model';
-import { allFinite, weightsCrc, type GradientMessage } from '@cifar-dist/protocol';
-import { averageGradients, type ShardGradient } from './average.js';
+import { allFinite, weightsCrc, type GradDtype, type GradientMessage } from '@cifar-dist/protocol';
+import { halfBlocks, StreamingAverage } from './streaming-average.js';
 import type { TrainConfig } from './config.js';
 import { TrainingError } from './errors.js';
 import { FlatOptimizer, type OptimizerState } from './optimizer.js';
@@ -59,6 +59,8 @@ export interface StepInfo {
   workers: number;
   lr: number;
   timings: StepTimings;
+  /** Gradient bytes received from the workers in this step (as encoded on the wire). */
+  gradientBytes: number;
 }
 
 /** Where one synchronous step's wall time went, ms (performance.now() on the coordinator). */
@@ -111,6 +113,23 @@ export interface PhaseRunnerOptions {
   resume?: { progress: PhaseProgress; optimizer: OptimizerState };
 }
 
+/** A global batch, gathered and augmented, ready to shard. */
+interface PreparedBatch {
+  indices: Uint32Array;
+  images: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+  /** Time the gathering and augmenting took, ms. */
+  prepareMs: number;
+}
+
+/** Sample counts of consecutive micro-batches of `size` over `count` samples (the last may be shorter). */
+function microBatchCounts(count: number, size: number): number[] {
+  const counts: number[] = [];
+  for (let left = count; left > 0; left -= size) counts.push(Math.min(size, left));
+  return counts;
+}
+
 /** Per-sample outputs of an evaluation pass, in data order. */
 export interface Predictions {
   predictions: Uint8Array;
@@ -135,13 +154,15 @@ export class PhaseRunner {
   readonly weights: Float32Array;
   /** Samples per ms of compute of each worker (moving average): shard sizes follow it. */
   private readonly speed = new WeakMap<WorkerLink, number>();
-  /** The step's averaged gradient, reused every step. */
-  private readonly averaged: Float32Array;
+  /** The step's all-reduce, accumulated as replies arrive (its mean array is reused every step). */
+  private readonly reduction: StreamingAverage;
   readonly optimizer: FlatOptimizer;
   readonly progress: PhaseProgress;
   /** Incremented on every change of `weights`; workers hold some version. */
   private version = 0;
-  private crc: number;
+  /** CRC of `weights` at `crcVersion`, computed only when a worker reports one to compare. */
+  private crc = 0;
+  private crcVersion = -1;
   private requestId = 0;
   private readonly log: (msg: string) => void;
   /** Training-set indices of one epoch before shuffling (every image once, oversampled classes more). */
@@ -152,8 +173,7 @@ export class PhaseRunner {
     this.epochPool = oversampledIndices(opts.train.labels, opts.classRepeats ?? []);
     this.log = opts.hooks?.log ?? (() => undefined);
     this.weights = getWeightsFlat(opts.model, 'trainable');
-    this.averaged = new Float32Array(this.weights.length);
-    this.crc = weightsCrc(this.weights);
+    this.reduction = new StreamingAverage(this.weights.length);
     this.optimizer = new FlatOptimizer(opts.config.optimizer, this.weights.length);
     if (opts.resume) {
       this.optimizer.setState(opts.resume.optimizer);
@@ -194,7 +214,6 @@ export class PhaseRunner {
     const base = this.weights.length - n;
     for (let c = 0; c < n; c++) this.weights[base + c] = (this.weights[base + c] as number) - (adjust[c] as number);
     this.version += 1;
-    this.crc = weightsCrc(this.weights);
     this.syncModel();
   }
 
@@ -215,10 +234,18 @@ export class PhaseRunner {
     let correct = 0;
     let samples = 0;
     let lr = 0;
+    const batchOf = (s: number, step: number): PreparedBatch =>
+      this.prepare(epoch, perm.subarray(s * config.batchSize, Math.min(perm.length, (s + 1) * config.batchSize)), step);
+    let next: Promise<PreparedBatch> = Promise.resolve(batchOf(0, this.progress.step));
     for (let s = 0; s < steps; s++) {
-      const indices = perm.subarray(s * config.batchSize, Math.min(perm.length, (s + 1) * config.batchSize));
+      const batch = await next;
+      const indices = batch.indices;
       lr = learningRateAt(this.opts.schedule, this.progress.step, steps * this.opts.epochs, steps);
-      const result = await this.step(epoch, indices, lr, s * config.batchSize);
+      // The next global batch is gathered and augmented while the workers compute this one.
+      const ahead = s + 1 < steps ? { s: s + 1, step: this.progress.step + 1 } : null;
+      const result = await this.step(epoch, batch, lr, s * config.batchSize, () => {
+        if (ahead) next = new Promise((resolve) => setImmediate(() => resolve(batchOf(ahead.s, ahead.step))));
+      });
       const { timings } = result;
       lossSum += result.loss * indices.length;
       correct += result.correct;
@@ -235,6 +262,7 @@ export class PhaseRunner {
         workers: result.workers,
         lr,
         timings,
+        gradientBytes: result.gradientBytes,
       });
     }
     const trainSeconds = (performance.now() - started) / 1000;
@@ -271,6 +299,7 @@ export class PhaseRunner {
       frozenLayers: this.opts.frozenLayers,
       dropout: this.opts.config.dropout,
       weights: getWeightsFlat(this.opts.model, 'all'),
+      weightsVersion: this.version,
     });
     this.opts.pool.setVersion(link, this.version);
   }
@@ -279,50 +308,69 @@ export class PhaseRunner {
     return this.opts.pool.versionOf(link) === this.version ? undefined : this.weights;
   }
 
-  /** Checks a gradient reply against the request; throws a TrainingError naming what is wrong. */
-  private validate(reply: GradientMessage, step: number, count: number, link: WorkerLink, parts = 1): void {
+  /**
+   * Checks a gradient reply against the request (finiteness is checked while averaging); throws a
+   * TrainingError naming what is wrong.
+   */
+  private validate(reply: GradientMessage, step: number, count: number, link: WorkerLink, parts: number, gradDtype: GradDtype | undefined): void {
     const who = `worker ${link.info.workerId}`;
-    if (reply.step !== step) {
-      throw new TrainingError('E_TRAIN_GRADIENT', `${who} answered for step ${reply.step}, current step is ${step}`);
-    }
-    if (reply.count !== count) {
-      throw new TrainingError('E_TRAIN_GRADIENT', `${who} reports ${reply.count} samples for a shard of ${count}`);
-    }
+    const fail = (why: string): never => {
+      throw new TrainingError('E_TRAIN_GRADIENT', `${who} ${why}`);
+    };
+    if (reply.step !== step) fail(`answered for step ${reply.step}, current step is ${step}`);
+    if (reply.count !== count) fail(`reports ${reply.count} samples for a shard of ${count}`);
     if (reply.gradients.length !== this.weights.length * parts) {
-      throw new TrainingError(
-        'E_TRAIN_GRADIENT',
-        `${who} sent a gradient of ${reply.gradients.length} values, expected ${this.weights.length * parts}`,
-      );
+      fail(`sent a gradient of ${reply.gradients.length} values, expected ${this.weights.length * parts}`);
     }
-    if (!Number.isFinite(reply.loss) || !allFinite(reply.gradients)) {
-      throw new TrainingError('E_TRAIN_NONFINITE', `${who} sent a non-finite loss or gradient at step ${step}`);
+    if ((reply.gradDtype ?? undefined) !== gradDtype) fail(`sent ${reply.gradDtype ?? 'float32'} gradients, ${gradDtype ?? 'float32'} were asked for`);
+    if (gradDtype === 'float16' && reply.gradScales?.length !== halfBlocks(this.weights.length) * parts) {
+      fail(`sent ${reply.gradScales?.length ?? 0} float16 block scales, expected ${halfBlocks(this.weights.length) * parts}`);
     }
-    if (reply.weightsCrc !== this.crc) {
-      throw new TrainingError(
-        'E_TRAIN_GRADIENT',
-        `${who} computed at weights with CRC ${reply.weightsCrc.toString(16)}, coordinator holds ${this.crc.toString(16)}`,
-      );
+    if (!Number.isFinite(reply.loss)) {
+      throw new TrainingError('E_TRAIN_NONFINITE', `${who} sent a non-finite loss at step ${step}`);
+    }
+    if (reply.weightsVersion !== this.version) {
+      fail(`computed at weights version ${reply.weightsVersion}, coordinator holds version ${this.version}`);
+    }
+    if (reply.weightsCrc !== undefined && reply.weightsCrc !== null) {
+      if (this.crcVersion !== this.version) {
+        this.crc = weightsCrc(this.weights);
+        this.crcVersion = this.version;
+      }
+      if (reply.weightsCrc !== this.crc) {
+        fail(`holds weights with CRC ${reply.weightsCrc.toString(16)}, coordinator's are ${this.crc.toString(16)}`);
+      }
     }
   }
 
+  /** The global batch at `indices` of the epoch's permutation, augmented for optimizer step `step`. */
+  private prepare(epoch: number, indices: Uint32Array, step: number): PreparedBatch {
+    const { train, config } = this.opts;
+    const t0 = performance.now();
+    const batch = gatherBatch(train, indices);
+    const images = config.augment
+      ? augmentBatch(batch.images, batch.count, createRng(mixSeed(config.seed, PHASE_INDEX[this.opts.name], epoch, step)))
+      : batch.images;
+    return { indices, images, labels: batch.labels, count: batch.count, prepareMs: performance.now() - t0 };
+  }
+
   /**
-   * One synchronous step on the global batch `indices`.
+   * One synchronous step on a prepared global batch. Replies are averaged as they arrive, in rank
+   * order (StreamingAverage); `dispatched` runs once the first attempt's requests are out.
    * @returns the batch's mean loss, correct predictions and the number of workers that served it
    */
   private async step(
     epoch: number,
-    indices: Uint32Array,
+    batch: PreparedBatch,
     lr: number,
     position: number,
-  ): Promise<{ loss: number; correct: number; workers: number; timings: StepTimings }> {
-    const { train, config, pool } = this.opts;
+    dispatched: () => void,
+  ): Promise<{ loss: number; correct: number; workers: number; timings: StepTimings; gradientBytes: number }> {
+    const { config, pool } = this.opts;
     const t0 = performance.now();
-    const batch = gatherBatch(train, indices);
-    const images = config.augment
-      ? augmentBatch(batch.images, batch.count, createRng(mixSeed(config.seed, PHASE_INDEX[this.opts.name], epoch, this.progress.step)))
-      : batch.images;
+    const { images } = batch;
     const step = this.progress.step;
-    const prepareMs = performance.now() - t0;
+    let first = true;
     for (;;) {
       await pool.waitFor(Math.max(1, config.minWorkers), Number.POSITIVE_INFINITY, (have) =>
         this.log(`waiting for workers: ${have} live, need ${Math.max(1, config.minWorkers)}`),
@@ -334,10 +382,18 @@ export class PhaseRunner {
       const ranges = micro
         ? split(Math.ceil(batch.count / micro)).map((r) => ({ start: r.start * micro, end: Math.min(batch.count, r.end * micro) }))
         : split(batch.count);
-      const settled = await Promise.allSettled(
+      // Parts of the all-reduce in order: one per rank, or in deterministic mode one per micro-batch.
+      const partCounts = ranges.map(({ start, end }) => (micro ? microBatchCounts(end - start, micro) : [end - start]));
+      const firstPart = partCounts.map((_, rank) => partCounts.slice(0, rank).reduce((a, c) => a + c.length, 0));
+      this.reduction.begin(partCounts.flat());
+      const gradDtype = config.gradDtype === 'float32' ? undefined : config.gradDtype;
+      const settled = Promise.allSettled(
         links.map(async (link, rank) => {
           const { start, end } = ranges[rank] as { start: number; end: number };
-          if (end === start) return { gradients: new Float32Array(0), count: 0, loss: 0, correct: 0, computeMs: 0, roundTripMs: 0 };
+          if (end === start) {
+            this.reduction.add(firstPart[rank] as number, { gradients: new Float32Array(0), count: 0 });
+            return { count: 0, loss: 0, correct: 0, computeMs: 0, roundTripMs: 0, bytes: 0 };
+          }
           await this.ensureModel(link);
           const weights = this.weightsFor(link);
           const sent = performance.now();
@@ -346,6 +402,8 @@ export class PhaseRunner {
             modelId: this.opts.modelId,
             step,
             ...(weights ? { weights } : {}),
+            weightsVersion: this.version,
+            ...(gradDtype ? { gradDtype } : {}),
             images: images.subarray(start * 3072, end * 3072),
             labels: batch.labels.subarray(start, end),
             count: end - start,
@@ -354,11 +412,34 @@ export class PhaseRunner {
               : {}),
           });
           if (weights) pool.setVersion(link, this.version);
-          this.validate(reply, step, end - start, link, micro ? Math.ceil((end - start) / micro) : 1);
-          return { ...reply, roundTripMs: performance.now() - sent };
+          const counts = partCounts[rank] as number[];
+          this.validate(reply, step, end - start, link, counts.length, gradDtype);
+          const length = this.weights.length;
+          counts.forEach((count, j) =>
+            this.reduction.add((firstPart[rank] as number) + j, {
+              gradients: reply.gradients.subarray(j * length, (j + 1) * length),
+              ...(reply.gradDtype ? { gradDtype: reply.gradDtype } : {}),
+              ...(reply.gradScales ? { gradScales: reply.gradScales.subarray(j * halfBlocks(length), (j + 1) * halfBlocks(length)) } : {}),
+              count,
+            }),
+          );
+          return { count: reply.count, loss: reply.loss, correct: reply.correct, computeMs: reply.computeMs, roundTripMs: performance.now() - sent, bytes: reply.gradients.byteLength };
         }),
       );
-      const failed = settled
+      if (first) {
+        first = false;
+        dispatched();
+      }
+      const results = (await settled).map((r, rank) => {
+        // A part found non-finite while averaging fails its worker like any other bad reply.
+        const bad = (partCounts[rank] as number[]).some((_, j) => this.reduction.nonFinite.has((firstPart[rank] as number) + j));
+        if (r.status === 'fulfilled' && bad) {
+          const reason = new TrainingError('E_TRAIN_NONFINITE', `worker ${(links[rank] as WorkerLink).info.workerId} sent a non-finite gradient at step ${step}`);
+          return { status: 'rejected', reason } as PromiseRejectedResult;
+        }
+        return r;
+      });
+      const failed = results
         .map((r, rank) => ({ r, link: links[rank] as WorkerLink }))
         .filter((x): x is { r: PromiseRejectedResult; link: WorkerLink } => x.r.status === 'rejected');
       if (failed.length > 0) {
@@ -379,19 +460,16 @@ export class PhaseRunner {
         }
         continue;
       }
-      type Reply = { gradients: Float32Array; count: number; loss: number; correct: number; computeMs: number; roundTripMs: number };
-      const replies = settled.map((r) => (r as PromiseFulfilledResult<Reply>).value);
+      type Reply = { count: number; loss: number; correct: number; computeMs: number; roundTripMs: number; bytes: number };
+      const replies = results.map((r) => (r as PromiseFulfilledResult<Reply>).value);
       const critical = replies.reduce((a, b) => (b.roundTripMs > a.roundTripMs ? b : a));
       replies.forEach((r, rank) => this.recordSpeed(links[rank] as WorkerLink, r.count, r.computeMs));
-      const t1 = performance.now();
-      const avg = averageGradients(micro ? this.microBatchParts(replies, micro) : replies, this.weights.length, this.averaged);
+      if (!this.reduction.complete) throw new TrainingError('E_TRAIN_GRADIENT', `step ${step}: the all-reduce is missing parts`);
       const t2 = performance.now();
-      this.optimizer.step(this.weights, avg, lr);
-      if (!allFinite(this.weights)) {
+      if (!this.optimizer.step(this.weights, this.reduction.mean, lr)) {
         throw new TrainingError('E_TRAIN_NONFINITE', `weights became non-finite at step ${step} (lr ${lr}); stopping, the last checkpoint is kept`);
       }
       this.version += 1;
-      this.crc = weightsCrc(this.weights);
       const t3 = performance.now();
       this.progress.step += 1;
       this.progress.samplesSeen += batch.count;
@@ -402,14 +480,15 @@ export class PhaseRunner {
         correct += r.correct;
       }
       const timings: StepTimings = {
-        prepareMs,
+        prepareMs: batch.prepareMs,
         computeMs: critical.computeMs,
         wireMs: Math.max(0, critical.roundTripMs - critical.computeMs),
-        averageMs: t2 - t1,
+        averageMs: this.reduction.busyMs,
         optimizerMs: t3 - t2,
         stepMs: t3 - t0,
       };
-      return { loss: lossSum / batch.count, correct, workers: links.length, timings };
+      const gradientBytes = replies.reduce((sum, r) => sum + r.bytes, 0);
+      return { loss: lossSum / batch.count, correct, workers: links.length, timings, gradientBytes };
     }
   }
 
@@ -429,18 +508,6 @@ export class PhaseRunner {
     const rate = count / computeMs;
     const old = this.speed.get(link);
     this.speed.set(link, old === undefined ? rate : 0.7 * old + 0.3 * rate);
-  }
-
-  /** Deterministic mode: each reply's concatenated micro-batch gradients as separate parts, in global micro-batch order. */
-  private microBatchParts(replies: ReadonlyArray<{ gradients: Float32Array; count: number }>, micro: number): ShardGradient[] {
-    const P = this.weights.length;
-    const parts: ShardGradient[] = [];
-    for (const r of replies) {
-      for (let j = 0, left = r.count; left > 0; j++, left -= micro) {
-        parts.push({ gradients: r.gradients.subarray(j * P, (j + 1) * P), count: Math.min(micro, left) });
-      }
-    }
-    return parts;
   }
 
   /**
@@ -471,6 +538,7 @@ export class PhaseRunner {
                 modelId: this.opts.modelId,
                 requestId,
                 ...(weights ? { weights } : {}),
+                weightsVersion: this.version,
                 images: set.images.subarray(chunk.start * 3072, chunk.end * 3072),
                 labels: set.labels.subarray(chunk.start, chunk.end),
                 count: chunk.end - chunk.start,

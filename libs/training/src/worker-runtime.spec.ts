@@ -10,23 +10,37 @@ const labels = new Uint8Array([0, 1, 2, 3, 4, 5, 6, 7]);
 beforeAll(async () => {
   await selectBackend({ force: 'wasm' });
   const model = createModel({ numClasses: 10, seed: 9 });
-  setModel = { type: 'set-model', modelId: 1, numClasses: 10, frozenLayers: 0, dropout: true, weights: getWeightsFlat(model, 'all') };
+  setModel = { type: 'set-model', weightsVersion: 0, modelId: 1, numClasses: 10, frozenLayers: 0, dropout: true, weights: getWeightsFlat(model, 'all') };
   model.dispose();
 });
 
 const compute = (rt: WorkerRuntime, step: number) =>
-  rt.compute({ type: 'compute', modelId: 1, step, images, labels, count: 8 });
+  rt.compute({ type: 'compute', weightsVersion: 0, modelId: 1, step, images, labels, count: 8 });
 
 describe('WorkerRuntime', () => {
-  it('reports the CRC of the weights it holds, read back from the model', async () => {
+  it('reports the weights version it computed at, and every VERIFY_EVERY loads the CRC of the weights read back from its model', async () => {
     const rt = new WorkerRuntime();
     const ready = await rt.setModel(setModel);
     const model = createModel({ numClasses: 10, seed: 9 });
-    expect(ready.weightsCrc).toBe(weightsCrc(getWeightsFlat(model, 'trainable')));
-    expect((await compute(rt, 0)).weightsCrc).toBe(ready.weightsCrc);
+    const trainable = getWeightsFlat(model, 'trainable');
+    expect(ready.weightsCrc).toBe(weightsCrc(trainable));
+    const first = await compute(rt, 0);
+    expect(first.weightsVersion).toBe(0);
+    expect(first.weightsCrc).toBeUndefined();
+    const crcs: Array<number | undefined> = [];
+    for (let v = 1; v <= WorkerRuntime.VERIFY_EVERY; v++) {
+      const weights = trainable.map((x) => x + v * 1e-6);
+      const reply = await rt.compute({ type: 'compute', weightsVersion: v, weights, modelId: 1, step: v, images: images.subarray(0, 3072), labels: labels.subarray(0, 1), count: 1 });
+      expect(reply.weightsVersion).toBe(v);
+      crcs.push(reply.weightsCrc);
+      if (v === WorkerRuntime.VERIFY_EVERY) expect(reply.weightsCrc).toBe(weightsCrc(weights));
+    }
+    expect(crcs.filter((c) => c !== undefined)).toHaveLength(1);
+    // without new weights the worker still holds (and reports) the last version
+    expect((await compute(rt, 99)).weightsVersion).toBe(WorkerRuntime.VERIFY_EVERY);
     model.dispose();
     rt.dispose();
-  });
+  }, 120_000);
 
   it('draws fresh dropout masks per step and per worker: no two gradients are the same', async () => {
     const a = new WorkerRuntime();
@@ -67,7 +81,7 @@ describe('WorkerRuntime', () => {
     const rt = new WorkerRuntime();
     await expect(compute(rt, 0)).rejects.toThrow(/holds model none/);
     await rt.setModel(setModel);
-    await expect(rt.compute({ type: 'compute', modelId: 2, step: 0, images, labels, count: 8 })).rejects.toThrow(/request for model 2, but this worker holds model 1/);
+    await expect(rt.compute({ type: 'compute', weightsVersion: 0, modelId: 2, step: 0, images, labels, count: 8 })).rejects.toThrow(/request for model 2, but this worker holds model 1/);
     rt.dispose();
   });
 });

@@ -11,6 +11,7 @@ import {
   type tf,
 } from '@cifar-dist/model';
 import { keyedDropoutMasks } from './keyed-dropout.js';
+import { gradientReply } from './gradient-reply.js';
 import {
   ProtocolError,
   weightsCrc,
@@ -29,8 +30,13 @@ import {
 export class WorkerRuntime {
   private model: tf.LayersModel | null = null;
   private modelId = -1;
-  private crc = 0;
+  /** The coordinator's version of the trainable weights this model holds. */
+  private version = -1;
+  /** CRC of the weights verified at the last load, when that load was verified. */
+  private verifiedCrc: number | undefined;
   private loads = 0;
+  /** 16-bit output of the last encoded gradient, reused (see `reuseBuffers`). */
+  private halfBuffers: { values?: Uint16Array; scales?: Float32Array } = {};
   /** Every this many weight loads the model's weights are read back and checked. */
   static readonly VERIFY_EVERY = 50;
   /** The gradient array handed out by the last compute, reused by the next (see `reuseBuffers`). */
@@ -54,8 +60,8 @@ export class WorkerRuntime {
     setWeightsFlat(model, msg.weights, 'all');
     this.model = model;
     this.modelId = msg.modelId;
-    this.crc = weightsCrc(await readWeightsFlat(model, 'trainable'));
-    return { type: 'ready', modelId: msg.modelId, weightsCrc: this.crc };
+    this.version = msg.weightsVersion;
+    return { type: 'ready', modelId: msg.modelId, weightsCrc: weightsCrc(await readWeightsFlat(model, 'trainable')) };
   }
 
   private requireModel(modelId: number): tf.LayersModel {
@@ -68,37 +74,34 @@ export class WorkerRuntime {
     return this.model;
   }
 
-  private async loadTrainable(model: tf.LayersModel, weights: Float32Array | undefined): Promise<void> {
+  private async loadTrainable(model: tf.LayersModel, weights: Float32Array | undefined, version: number): Promise<void> {
     if (weights === undefined || weights === null) return;
     setWeightsFlat(model, weights, 'trainable');
-    this.crc = weightsCrc(weights);
-    // Periodically read the weights back from the model and compare: this is what proves the
-    // backend holds bit-identical weights (a read-back costs ~40 ms per step on wasm, so not every step).
+    this.version = version;
+    this.verifiedCrc = undefined;
+    // Periodically read the weights back from the model and compare with those received: this
+    // is what proves the backend holds bit-identical weights (a read-back costs ~40 ms per step on
+    // wasm, so not every step); the reply carries the CRC so that the coordinator checks it
+    // against its own weights, end to end.
     if (++this.loads % WorkerRuntime.VERIFY_EVERY === 0) {
+      const received = weightsCrc(weights);
       const held = weightsCrc(await readWeightsFlat(model, 'trainable'));
-      if (held !== this.crc) {
-        throw new ProtocolError('E_PROTO_FIELD', `weights read back from the model (CRC ${held.toString(16)}) differ from those received (${this.crc.toString(16)})`);
+      if (held !== received) {
+        throw new ProtocolError('E_PROTO_FIELD', `weights read back from the model (CRC ${held.toString(16)}) differ from those received (${received.toString(16)})`);
       }
+      this.verifiedCrc = held;
     }
   }
 
   /** Gradient of the mean loss over the shard at the (possibly updated) weights. */
   async compute(msg: ComputeMessage): Promise<GradientMessage> {
     const model = this.requireModel(msg.modelId);
-    await this.loadTrainable(model, msg.weights);
+    await this.loadTrainable(model, msg.weights, msg.weightsVersion);
     const started = performance.now();
     const xs = normalizeImages(msg.images, msg.count, this.pixelsOut(msg.count));
     const result = msg.microBatch ? await this.computeMicroBatches(model, xs, msg, msg.microBatch) : await computeGradients(model, xs, msg.labels, msg.count, this.gradientOut(model));
-    return {
-      type: 'gradient',
-      step: msg.step,
-      loss: result.loss,
-      correct: result.correct,
-      count: result.count,
-      gradients: result.gradients,
-      weightsCrc: this.crc,
-      computeMs: performance.now() - started,
-    };
+    const computeMs = performance.now() - started;
+    return gradientReply(msg, result, { weightsVersion: this.version, weightsCrc: this.verifiedCrc, computeMs }, this.opts.reuseBuffers === true ? this.halfBuffers : undefined);
   }
 
   private pixelsOut(count: number): Float32Array | undefined {
@@ -141,7 +144,7 @@ export class WorkerRuntime {
   /** Forward pass only: per-sample predicted class and loss. */
   async evaluate(msg: EvaluateMessage): Promise<EvaluationMessage> {
     const model = this.requireModel(msg.modelId);
-    await this.loadTrainable(model, msg.weights);
+    await this.loadTrainable(model, msg.weights, msg.weightsVersion);
     if (msg.count === 0) {
       return { type: 'evaluation', requestId: msg.requestId, predictions: new Uint8Array(0), losses: new Float32Array(0) };
     }

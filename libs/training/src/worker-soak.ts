@@ -37,11 +37,11 @@ export async function runWorkerSoak(opts: SoakOptions): Promise<SoakResult> {
   let probeTime = 0;
   let lastTime = 0;
   try {
-    await runtime.setModel({ type: 'set-model', modelId: 1, numClasses: 10, frozenLayers: 0, dropout: true, weights });
+    await runtime.setModel({ type: 'set-model', weightsVersion: 0, modelId: 1, numClasses: 10, frozenLayers: 0, dropout: true, weights });
     for (let step = 1; step <= steps; step++) {
       const at = ((step - 1) % 16) * batchSize;
       const reply = await runtime.compute({
-        type: 'compute', modelId: 1, step, weights,
+        type: 'compute', weightsVersion: 0, modelId: 1, step, weights,
         images: data.images.subarray(at * 3072, (at + batchSize) * 3072),
         labels: data.labels.subarray(at, at + batchSize),
         count: batchSize,

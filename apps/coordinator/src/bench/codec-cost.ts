@@ -8,7 +8,7 @@ import { median } from './stats.js';
 export function codecCost(length: number, repeats = 15): { encodeMs: number; decodeMs: number; frameBytes: number } {
   const gradients = new Float32Array(length);
   for (let i = 0; i < length; i++) gradients[i] = Math.sin(i) * 1e-3;
-  const msg: GradientMessage = { type: 'gradient', step: 1, loss: 1, correct: 1, count: 64, gradients, weightsCrc: 0, computeMs: 1 };
+  const msg: GradientMessage = { type: 'gradient', step: 1, loss: 1, correct: 1, count: 64, gradients, weightsVersion: 0, computeMs: 1 };
   const enc: number[] = [];
   const dec: number[] = [];
   let frameBytes = 0;

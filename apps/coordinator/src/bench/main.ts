@@ -6,12 +6,14 @@
  * A measuring tool: it asserts nothing, and its numbers depend on what else the machine is doing.
  */
 import { availableParallelism, cpus, hostname } from 'node:os';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { GRAD_DTYPES, type GradDtype } from '@cifar-dist/protocol';
 import { loadCifar10, loadFinetuneDataset, resolveDataDir, type ImageSet } from '@cifar-dist/data';
 import { createLog } from '../log.js';
 import { emitBench, runBench } from './output.js';
 import { positiveInt } from '../options.js';
 import { computeCeiling } from './ceiling.js';
+import { benchCoordinatorOnly, formatCoordinatorOnly } from './coordinator-only.js';
 import { codecCost } from './codec-cost.js';
 import { defaultPython, runPeer, type PeerResult } from './peer.js';
 import { ownPeakRssMb } from './rss.js';
@@ -30,6 +32,8 @@ interface BenchOptions {
   peer: boolean;
   blasDir?: string;
   backend?: string;
+  coordinatorOnly: boolean;
+  gradDtype: GradDtype;
 }
 
 /** The training images: CIFAR-10 from the data directory when it is there (and the fine-tune set, so the coordinator's memory is a real run's), else synthetic. */
@@ -47,6 +51,10 @@ async function loadSource(dataDir: string | undefined, log: (m: string) => void)
   }
 }
 
+function machineName(): string {
+  return `${hostname()}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`;
+}
+
 async function main(argv: string[]): Promise<void> {
   const o = new Command('bench')
     .description('Throughput, step split and memory of cifar-dist, beside PyTorch when it is installed')
@@ -61,6 +69,8 @@ async function main(argv: string[]): Promise<void> {
     .option('--no-peer', 'skip the PyTorch peer')
     .option('--blas-dir <dir>', 'run the peer with the OpenBLAS unpacked here (see bench/README.md)')
     .option('--backend <name>', 'force the workers\' backend')
+    .addOption(new Option('--grad-dtype <dtype>', 'dtype of the workers\' gradients (with --coordinator-only)').choices([...GRAD_DTYPES]).default('float32'))
+    .option('--coordinator-only', 'time the coordinator alone: zero-compute workers (N = 1, 2, 4, 8 over shared memory; 2, 4 over the socket) beside PyTorch\'s gloo all_reduce + SGD step', false)
     .parse(argv)
     .opts<BenchOptions>();
   const workers = o.workers ?? availableParallelism();
@@ -69,6 +79,12 @@ async function main(argv: string[]): Promise<void> {
   const windowSteps = o.quick ? 3 : o.windowSteps;
   const warmup = o.quick ? 2 : 3;
   const { source, data } = await loadSource(o.dataDir, log);
+  if (o.coordinatorOnly) {
+    const figures = await benchCoordinatorOnly({ source, perWorkerBatch: o.batch, warmup, windows, windowSteps: o.quick ? 10 : 40, python: o.python, peer: o.peer, gradDtype: o.gradDtype, log });
+    const report = { date: new Date().toISOString(), machine: machineName(), data, batchPerWorker: o.batch, ...figures };
+    await emitBench(formatCoordinatorOnly(figures, `coordinator only, ${report.machine}, ${o.batch} images per worker per step`), report, o.out, log);
+    return;
+  }
   const cluster = new BenchCluster({ log, ...(o.backend ? { backend: o.backend } : {}) });
   await cluster.start();
   let report: BenchReport;
@@ -93,7 +109,7 @@ async function main(argv: string[]): Promise<void> {
     const rssValues = Object.values(workerRss).filter((v): v is number => v !== null);
     report = {
       date: new Date().toISOString(),
-      machine: `${hostname()}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`,
+      machine: machineName(),
       data,
       backends,
       batchPerWorker: o.batch,

@@ -18,6 +18,8 @@ export interface PeerFigures {
   single: { imagesPerSecond: number };
   multi: { workers: number; imagesPerSecond: number } | null;
   allreduceMs: number | null;
+  /** With `--coordinator-peer`: all_reduce + average + SGD step per process count, median ms. */
+  coordinatorPeer?: Array<{ workers: number; allreduceMs: number; optimizerMs: number; totalMs: number }>;
 }
 
 export type PeerResult = { ok: true; figures: PeerFigures } | { ok: false; reason: string };

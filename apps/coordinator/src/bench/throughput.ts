@@ -1,4 +1,5 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import type { ImageSet } from '@cifar-dist/data';
 import { createModel, tf } from '@cifar-dist/model';
@@ -10,7 +11,7 @@ import {
   type StepInfo,
   type StepTimings,
 } from '@cifar-dist/training';
-import type { AdapterInfo } from '@cifar-dist/protocol';
+import type { AdapterInfo, GradDtype } from '@cifar-dist/protocol';
 import { spawnLocalWorker } from '../spawn-worker.js';
 import { peakRssMb } from './rss.js';
 import { median } from './stats.js';
@@ -25,6 +26,10 @@ export interface TrainingFigures {
   windows: number[];
   /** Medians over the measured steps of each part of a step, ms. */
   step: StepTimings;
+  /** Median over the measured steps of the step's wall time minus the slowest worker's compute, ms. */
+  overheadMs: number;
+  /** Median gradient bytes received per step, divided by the workers. */
+  gradientBytes: number;
 }
 
 export interface InferenceFigures {
@@ -41,7 +46,11 @@ export class BenchCluster {
   private readonly children: ChildProcess[] = [];
   private modelId = 0;
 
-  constructor(private readonly opts: { backend?: string; log: (msg: string) => void }) {}
+  /**
+   * @param opts.zeroCompute workers that skip the compute (a measuring tool: the coordinator alone)
+   * @param opts.shm shared memory with the workers (default true); false: every frame over the socket
+   */
+  constructor(private readonly opts: { backend?: string; zeroCompute?: boolean; shm?: boolean; gradDtype?: GradDtype; log: (msg: string) => void }) {}
 
   async start(): Promise<void> {
     tf.enableProdMode();
@@ -53,6 +62,7 @@ export class BenchCluster {
       requestTimeoutMs: 300_000,
       pool: this.pool,
       runId: randomUUID(),
+      shm: this.opts.shm !== false,
     });
     this.url = `http://127.0.0.1:${await this.server.start()}`;
   }
@@ -66,7 +76,9 @@ export class BenchCluster {
     const exits: Array<Promise<never>> = [];
     while (this.children.length < n) {
       const workerId = `bench${this.children.length}`;
-      const child = spawnLocalWorker({ url: this.url, workerId, stdio: 'pipe', ...(this.opts.backend ? { backend: this.opts.backend } : {}) });
+      const child = this.opts.zeroCompute
+        ? spawnZeroComputeWorker(this.url, workerId, this.children.length + 1, this.opts.shm !== false)
+        : spawnLocalWorker({ url: this.url, workerId, stdio: 'pipe', ...(this.opts.backend ? { backend: this.opts.backend } : {}) });
       let tail = '';
       const keep = (d: Buffer): void => {
         tail = (tail + d.toString()).slice(-4000);
@@ -99,7 +111,7 @@ export class BenchCluster {
 
   private runner(train: ImageSet, test: ImageSet, batchSize: number, pool: WorkerPool, onStep?: (s: StepInfo) => void): PhaseRunner {
     const model = createModel({ numClasses: train.classNames.length, seed: 1 });
-    const config = defaultConfig({ batchSize, evaluateTrain: false, augment: true, dropout: true });
+    const config = defaultConfig({ batchSize, evaluateTrain: false, augment: true, dropout: true, ...(this.opts.gradDtype ? { gradDtype: this.opts.gradDtype } : {}) });
     return new PhaseRunner({
       name: 'cifar10',
       model,
@@ -133,15 +145,19 @@ export class BenchCluster {
     const train = slice(source, (warmup + stepsPerWindow) * globalBatch);
     const stamps: number[] = [];
     const timings: StepTimings[] = [];
+    const bytes: number[] = [];
     const runner = this.runner(train, slice(source, pool.size), globalBatch, pool, (s) => {
       stamps.push(performance.now());
-      if (s.step > warmup) timings.push(s.timings);
+      if (s.step > warmup) {
+        timings.push(s.timings);
+        bytes.push(s.gradientBytes / s.workers);
+      }
     });
     await runner.run();
     runner.opts.model.dispose();
     const start = stamps[warmup - 1] as number;
     const end = stamps[warmup + stepsPerWindow - 1] as number;
-    return { rate: (stepsPerWindow * globalBatch * 1000) / (end - start), timings };
+    return { rate: (stepsPerWindow * globalBatch * 1000) / (end - start), timings, bytes };
   }
 
   /**
@@ -160,9 +176,9 @@ export class BenchCluster {
     return { single: figuresOf(1, perWorkerBatch, runs.single), multi: figuresOf(all.size, perWorkerBatch, runs.multi) };
   }
 
-  /** Training throughput of every live worker together: `windows` windows, the median and split. */
-  async trainingAll(source: ImageSet, perWorkerBatch: number, warmup: number, windows: number, stepsPerWindow: number): Promise<TrainingFigures> {
-    const all = this.subPool(this.pool.size);
+  /** Training throughput of the first `workers` live workers (default all) together: `windows` windows, the median and split. */
+  async trainingAll(source: ImageSet, perWorkerBatch: number, warmup: number, windows: number, stepsPerWindow: number, workers = this.pool.size): Promise<TrainingFigures> {
+    const all = this.subPool(workers);
     const runs: WindowRun[] = [];
     for (let w = 0; w < windows; w++) runs.push(await this.window(all, source, perWorkerBatch, Math.max(1, warmup), stepsPerWindow));
     return figuresOf(all.size, perWorkerBatch, runs);
@@ -198,6 +214,15 @@ export class BenchCluster {
   }
 }
 
+const ZERO_COMPUTE_WORKER = fileURLToPath(new URL('./zero-compute-worker.ts', import.meta.url));
+const COORDINATOR_TSCONFIG = fileURLToPath(new URL('../../tsconfig.json', import.meta.url));
+
+/** A worker process that skips the compute (zero-compute-worker.ts), output piped. */
+function spawnZeroComputeWorker(url: string, workerId: string, seed: number, shm: boolean): ChildProcess {
+  const args = ['--import', import.meta.resolve('tsx'), ZERO_COMPUTE_WORKER, url, workerId, String(seed), ...(shm ? [] : ['--no-shm'])];
+  return spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TSX_TSCONFIG_PATH: COORDINATOR_TSCONFIG } });
+}
+
 /** The last log lines of a worker, as one line (JSON log lines shown by their message). */
 function lastLines(text: string): string {
   const lines = text.trim().split('\n').filter((l) => l.trim() !== '').slice(-3);
@@ -214,6 +239,8 @@ function lastLines(text: string): string {
 interface WindowRun {
   rate: number;
   timings: StepTimings[];
+  /** Gradient bytes per worker of each timed step. */
+  bytes: number[];
 }
 
 /** The median images/s over the windows and the median of each part of their steps. */
@@ -225,6 +252,8 @@ function figuresOf(workers: number, perWorkerBatch: number, list: WindowRun[]): 
     globalBatch: perWorkerBatch * workers,
     imagesPerSecond: median(list.map((r) => r.rate)),
     windows: list.map((r) => r.rate),
+    overheadMs: median(timings.map((t) => t.stepMs - t.computeMs)),
+    gradientBytes: median(list.flatMap((r) => r.bytes)),
     step: {
       prepareMs: pick('prepareMs'),
       computeMs: pick('computeMs'),

@@ -19,6 +19,7 @@ const bytes = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byte
 function compute(count: number, weights: Float32Array, step = 0): Message {
   return {
     type: 'compute',
+    weightsVersion: 0,
     modelId: 1,
     step,
     weights,
@@ -58,7 +59,7 @@ describe('ShmChannel', () => {
     const run = new ShmRun(root);
     const { channel: coordinator, down, up } = run.channel(3);
     const worker = new ShmChannel(up, down, 1);
-    const reply = (k: number) => worker.send({ type: 'gradient', step: k, loss: 0, correct: 0, count: 1, gradients: new Float32Array(100_000).fill(k), weightsCrc: 0, computeMs: 1 });
+    const reply = (k: number) => worker.send({ type: 'gradient', step: k, loss: 0, correct: 0, count: 1, gradients: new Float32Array(100_000).fill(k), weightsVersion: 0, computeMs: 1 });
     const first = decodeMessage(coordinator.receive(reply(1), 64e6), 'gradient');
     const second = decodeMessage(coordinator.receive(reply(2), 64e6), 'gradient');
     expect(first.gradients[0]).toBe(1);
@@ -126,9 +127,9 @@ describe('ShmRun', () => {
     const a = run.channel(0);
     const b = run.channel(1);
     expect(new Set([a.down, a.up, b.down, b.up]).size).toBe(4);
-    expect(readdirSync(run.dir).sort()).toEqual(['0-down.bin', '0-up.bin', '1-down.bin', '1-up.bin']);
+    expect(readdirSync(run.dir).sort()).toEqual(['0-down.bin', '0-up.bin', '1-down.bin', '1-up.bin', 'weights.bin']);
     run.release(a.channel);
-    expect(readdirSync(run.dir).sort()).toEqual(['1-down.bin', '1-up.bin']);
+    expect(readdirSync(run.dir).sort()).toEqual(['1-down.bin', '1-up.bin', 'weights.bin']);
     run.close();
     expect(readdirSync(root)).toEqual([]);
   });

@@ -17,6 +17,8 @@ import { assembleFrame, encodeFrameParts, ProtocolError, type Message, type Payl
 export const SHM_MIN_BYTES = 64 * 1024;
 
 const PREFIX = 'cifar-dist-';
+/** The weights file's name inside a run's shared-memory folder. */
+const WEIGHTS_FILE = 'weights.bin';
 const PROBE_NAME = /^cifar-dist-probe-[0-9a-f]{32}$/;
 
 /** The shared-memory folder of this machine (/dev/shm when it is a writable folder), else null. */
@@ -135,6 +137,99 @@ export class ShmChannel {
   }
 }
 
+/** Bytes of the weights file's header (and trailer): model id and weights version, two float64. */
+const WEIGHTS_HEADER_BYTES = 16;
+
+/**
+ * Coordinator side: the run's one weights file. Every local worker used to be sent its own copy
+ * of the new weights each step (N writes of 5 MB); they now read this file, written once per
+ * weights version. Layout: [float64 model id, float64 version] [float32 weights] [the same 16
+ * bytes again], so that a reader detects a torn or stale file (see readSharedWeights).
+ */
+export class SharedWeightsFile {
+  private readonly fd: number;
+  private modelId = -1;
+  private version = -1;
+  private bytes = 0;
+
+  /** @throws the fs error when the file cannot be created */
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'w+', 0o600);
+  }
+
+  /**
+   * Makes the file hold `weights` as (modelId, version), writing only when it holds another.
+   * @returns the file's byte length, for ComputeMessage.sharedWeights
+   */
+  publish(modelId: number, version: number, weights: Float32Array): number {
+    if (modelId === this.modelId && version === this.version && this.bytes === weights.byteLength + 2 * WEIGHTS_HEADER_BYTES) return this.bytes;
+    const key = new Uint8Array(new Float64Array([modelId, version]).buffer);
+    const body = new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength);
+    this.modelId = -1; // torn until the trailer is written
+    writeAll(this.fd, key, 0);
+    writeAll(this.fd, body, WEIGHTS_HEADER_BYTES);
+    writeAll(this.fd, key, WEIGHTS_HEADER_BYTES + body.byteLength);
+    this.modelId = modelId;
+    this.version = version;
+    this.bytes = body.byteLength + 2 * WEIGHTS_HEADER_BYTES;
+    return this.bytes;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done, position + done);
+}
+
+/** Worker side: reads the run's weights file into one reused buffer. */
+export class SharedWeightsReader {
+  private readonly fd: number;
+  private buffer: Buffer | null = null;
+
+  /** @throws the fs error when the file cannot be opened */
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'r');
+  }
+
+  /**
+   * The weights of (modelId, version), `bytes` long with header and trailer. The array is
+   * overwritten by the next read.
+   * @throws ProtocolError E_PROTO_SIZE over `maxBytes`, E_PROTO_DECODE for a bad length or a
+   *   short file, E_PROTO_STALE when header or trailer name other weights (torn or stale file)
+   */
+  read(bytes: number, modelId: number, version: number, maxBytes: number): Float32Array {
+    if (!Number.isSafeInteger(bytes) || bytes < 2 * WEIGHTS_HEADER_BYTES || bytes % 4 !== 0) {
+      throw new ProtocolError('E_PROTO_DECODE', `shared weights length ${bytes} is not a weights file length`);
+    }
+    if (bytes > maxBytes) throw new ProtocolError('E_PROTO_SIZE', `shared weights of ${bytes} bytes exceed the bound of ${maxBytes} bytes`);
+    if (this.buffer === null || this.buffer.byteLength < bytes) this.buffer = Buffer.allocUnsafeSlow(bytes);
+    const buf = this.buffer;
+    let done = 0;
+    while (done < bytes) {
+      const n = readSync(this.fd, buf, done, bytes - done, done);
+      if (n === 0) throw new ProtocolError('E_PROTO_DECODE', `shared weights of ${bytes} bytes, but ${this.path} holds ${done}`);
+      done += n;
+    }
+    const head = new Float64Array(buf.buffer, buf.byteOffset, 2);
+    const tail = new Float64Array(buf.buffer.slice(buf.byteOffset + bytes - WEIGHTS_HEADER_BYTES, buf.byteOffset + bytes));
+    if (head[0] !== modelId || head[1] !== version || tail[0] !== modelId || tail[1] !== version) {
+      throw new ProtocolError(
+        'E_PROTO_STALE',
+        `shared weights file holds model ${head[0]} version ${head[1]} (trailer ${tail[0]}/${tail[1]}), the request is for model ${modelId} version ${version}`,
+      );
+    }
+    return new Float32Array(buf.buffer, buf.byteOffset + WEIGHTS_HEADER_BYTES, (bytes - 2 * WEIGHTS_HEADER_BYTES) / 4);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
 /**
  * A received payload when the link has no shared memory: inline frames pass, a reference is a
  * protocol violation.
@@ -150,7 +245,7 @@ export function inlineOnly(payload: unknown): unknown {
  * `root` as ShmRun names them, so that a coordinator can never make a worker open, let alone
  * truncate, any other file.
  */
-export function isShmChannelPaths(root: string, paths: { down: string; up: string }): boolean {
+export function isShmChannelPaths(root: string, paths: { down: string; up: string; weights?: string }): boolean {
   const folder = /^cifar-dist-\d+-[A-Za-z0-9]{6}$/;
   const check = (path: string, direction: 'down' | 'up'): string | null => {
     if (resolve(path) !== path || dirname(dirname(path)) !== root || !folder.test(basename(dirname(path)))) return null;
@@ -158,7 +253,8 @@ export function isShmChannelPaths(root: string, paths: { down: string; up: strin
     return m !== null && m[2] === direction ? `${dirname(path)}/${m[1]}` : null;
   };
   const down = check(paths.down, 'down');
-  return down !== null && down === check(paths.up, 'up');
+  const weightsOk = paths.weights === undefined || paths.weights === null || (down !== null && paths.weights === join(dirname(down), WEIGHTS_FILE));
+  return down !== null && down === check(paths.up, 'up') && weightsOk;
 }
 
 /** Worker side: a probe file with a random nonce, offered in hello. */
@@ -178,10 +274,18 @@ export function createShmProbe(root: string): { probe: string; nonce: string; re
 export class ShmRun {
   readonly dir: string;
   private readonly channels = new Set<ShmChannel>();
+  /** The run's weights file, read by every local worker. */
+  readonly weights: SharedWeightsFile;
 
   constructor(readonly root: string) {
     removeStaleRuns(root);
     this.dir = mkdtempSync(join(root, `${PREFIX}${process.pid}-`));
+    try {
+      this.weights = new SharedWeightsFile(join(this.dir, WEIGHTS_FILE));
+    } catch (err) {
+      rmSync(this.dir, { recursive: true, force: true });
+      throw err;
+    }
   }
 
   /** True when the probe file named in an offer holds the offered nonce (same machine, same folder). */
@@ -214,6 +318,7 @@ export class ShmRun {
   close(): void {
     for (const c of this.channels) c.close();
     this.channels.clear();
+    this.weights.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

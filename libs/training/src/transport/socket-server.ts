@@ -20,7 +20,7 @@ import {
   type SetModelMessage,
 } from '@cifar-dist/protocol';
 import { TrainingError } from '../errors.js';
-import { inlineOnly, shmRoot, ShmRun, type ShmChannel } from './shm.js';
+import { inlineOnly, shmRoot, ShmRun, type SharedWeightsFile, type ShmChannel } from './shm.js';
 import type { WorkerInfo, WorkerLink } from '../worker-link.js';
 import type { WorkerPool } from '../worker-pool.js';
 
@@ -74,6 +74,8 @@ class SocketLink implements WorkerLink {
     private readonly opts: SocketServerOptions,
     /** Shared-memory channel to this worker, when it is on this machine. */
     readonly shm: ShmChannel | null = null,
+    /** The run's weights file, which this worker reads instead of being sent the weights. */
+    private sharedWeights: SharedWeightsFile | null = null,
   ) {}
 
   /**
@@ -104,7 +106,7 @@ class SocketLink implements WorkerLink {
       const gone = (why: string): void => fail(`${why} before answering '${msg.type}'`);
       const timer = setTimeout(() => fail(`did not answer '${msg.type}' within ${this.opts.requestTimeoutMs} ms`), this.opts.requestTimeoutMs);
       this.pending.add(gone);
-      const payload = viaShm && this.shm ? this.shm.send(msg) : encodeMessage(msg);
+      const payload = viaShm && this.shm ? this.shm.send(this.viaWeightsFile(msg)) : encodeMessage(msg);
       if (this.shm?.sendError && !this.shmSuspended) {
         this.shmSuspended = true;
         this.opts.log?.(`worker ${this.info.workerId}: shared memory unusable (${this.shm.sendError.message}); frames go over the socket`);
@@ -125,6 +127,25 @@ class SocketLink implements WorkerLink {
       throw new ProtocolError('E_PROTO_TYPE', `worker ${this.info.workerId} answered '${msg.type}' with '${decoded.type}'`);
     }
     return decoded as Extract<Message, { type: T }>;
+  }
+
+  /**
+   * The request with its weights replaced by a reference to the run's weights file (written there
+   * once per version for every local worker), when it carries weights and the file is in use.
+   */
+  private viaWeightsFile(msg: Message): Message {
+    if (this.sharedWeights === null || (msg.type !== 'compute' && msg.type !== 'evaluate') || !msg.weights) return msg;
+    let sharedWeights: number;
+    try {
+      sharedWeights = this.sharedWeights.publish(msg.modelId, msg.weightsVersion, msg.weights);
+    } catch (err) {
+      // A full /dev/shm: this link sends the weights in its own frames from now on.
+      this.opts.log?.(`worker ${this.info.workerId}: the shared weights file is unusable (${(err as Error).message}); weights go in each request`);
+      this.sharedWeights = null;
+      return msg;
+    }
+    const { weights: _sent, ...rest } = msg;
+    return { ...rest, sharedWeights };
   }
 
   /** Fails every request still waiting for an answer: the link is gone (`why`, e.g. "disconnected (transport close)"). */
@@ -250,7 +271,7 @@ export class SocketCoordinatorServer {
       };
       const shm = this.acceptShm(hello, rank);
       info.sharedMemory = shm !== null;
-      const link = new SocketLink(info, socket, this.opts, shm?.channel ?? null);
+      const link = new SocketLink(info, socket, this.opts, shm?.channel ?? null, shm ? (this.shmRun?.weights ?? null) : null);
       socket.on('disconnect', (reason, description) => {
         const detail = description instanceof Error ? `: ${description.message}` : '';
         this.opts.log?.(`worker ${info.workerId} disconnected (${reason}${detail})`);
@@ -265,7 +286,8 @@ export class SocketCoordinatorServer {
         if (typeof reply === 'function') reply(encodeMessage({ type: 'error', code: 'E_PROTO_TYPE', message: 'unsolicited message' }));
         this.opts.pool.drop(link, 'unsolicited message');
       });
-      const welcome = { type: 'welcome' as const, rank, runId: this.opts.runId, ...(shm ? { shm: { down: shm.down, up: shm.up } } : {}) };
+      const weightsPath = this.shmRun?.weights.path;
+      const welcome = { type: 'welcome' as const, rank, runId: this.opts.runId, ...(shm ? { shm: { down: shm.down, up: shm.up, ...(weightsPath ? { weights: weightsPath } : {}) } } : {}) };
       if (typeof ack === 'function') ack(encodeMessage(welcome));
       this.opts.pool.add(link);
     });

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { io, type Socket } from 'socket.io-client';
 import {
   PROTOCOL_VERSION,
+  ProtocolError,
   decodeMessage,
   encodeMessage,
   type AdapterInfo,
@@ -11,7 +12,7 @@ import {
   type ServerToClientEvents,
 } from '@cifar-dist/protocol';
 import { WorkerRuntime } from '../worker-runtime.js';
-import { createShmProbe, inlineOnly, isShmChannelPaths, isShmRef, shmRoot, ShmChannel } from './shm.js';
+import { createShmProbe, inlineOnly, isShmChannelPaths, isShmRef, SharedWeightsReader, shmRoot, ShmChannel } from './shm.js';
 
 export interface SocketWorkerOptions {
   url: string;
@@ -29,7 +30,7 @@ export interface SocketWorkerOptions {
   /** Stop (reject) after this long disconnected, ms (default 300 000: a coordinator restart with --resume fits in it). */
   reconnectTimeoutMs?: number;
   /** Called with the coordinator's welcome (rank, run id) after each (re)join. */
-  onWelcome?: (welcome: { rank: number; runId: string; shm?: { down: string; up: string } }) => void;
+  onWelcome?: (welcome: { rank: number; runId: string; shm?: { down: string; up: string; weights?: string } }) => void;
   /** Offer shared memory (/dev/shm) for large frames when the coordinator is on this machine (default true). */
   shm?: boolean;
   /** The shared-memory folder (default /dev/shm; tests use a temporary folder). */
@@ -72,9 +73,13 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
     let connection = 0;
     // Shared memory with the coordinator, when it accepted our offer in this connection's welcome.
     let shm: ShmChannel | null = null;
+    // The run's weights file, read when a request names it instead of carrying the weights.
+    let sharedWeights: SharedWeightsReader | null = null;
     const dropShm = (): void => {
       shm?.close();
       shm = null;
+      sharedWeights?.close();
+      sharedWeights = null;
     };
     // Disconnected since when: past reconnectTimeoutMs the worker gives up (its coordinator is gone).
     let giveUp: NodeJS.Timeout | undefined;
@@ -124,8 +129,10 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
           if (err) throw err;
           const welcome = decodeMessage(reply, 'welcome');
           if (welcome.shm && probe !== null && root !== null) {
-            if (isShmChannelPaths(root, welcome.shm)) shm = new ShmChannel(welcome.shm.up, welcome.shm.down, 1);
-            else log(`ignoring shared-memory files outside ${root}: ${welcome.shm.down}, ${welcome.shm.up}`);
+            if (isShmChannelPaths(root, welcome.shm)) {
+              shm = new ShmChannel(welcome.shm.up, welcome.shm.down, 1);
+              if (welcome.shm.weights) sharedWeights = new SharedWeightsReader(welcome.shm.weights);
+            } else log(`ignoring shared-memory files outside ${root}: ${welcome.shm.down}, ${welcome.shm.up}`);
           }
           opts.onWelcome?.(welcome);
           log(`joined run ${welcome.runId} as rank ${welcome.rank}${shm ? ' (large frames through shared memory)' : ''}`);
@@ -192,11 +199,19 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
       request.ack(channel ? channel.send(message) : encodeMessage(message));
       if (channel?.sendError && hadError === null) log(`shared memory unusable (${channel.sendError.message}); answering over the socket`);
     };
+    // A request that names the weights file gets the weights read from it (checked against its model and version).
+    const withSharedWeights = (msg: Message): Message => {
+      if ((msg.type !== 'compute' && msg.type !== 'evaluate') || msg.sharedWeights === undefined || msg.sharedWeights === null) return msg;
+      if (sharedWeights === null) throw new ProtocolError('E_PROTO_FIELD', `'${msg.type}' names the shared weights file, but this worker was given none`);
+      return { ...msg, weights: sharedWeights.read(msg.sharedWeights, msg.modelId, msg.weightsVersion, maxBytes) };
+    };
     const handle = async (request: Request): Promise<void> => {
       if (request.connection !== connection) return;
       let answer: Message;
       try {
-        const msg = request.msg ?? decodeMessage(request.channel ? request.channel.receive(request.payload, maxBytes) : inlineOnly(request.payload), undefined, maxBytes);
+        const msg = withSharedWeights(
+          request.msg ?? decodeMessage(request.channel ? request.channel.receive(request.payload, maxBytes) : inlineOnly(request.payload), undefined, maxBytes),
+        );
         switch (msg.type) {
           case 'set-model':
             answer = await runtime.setModel(msg);

@@ -104,14 +104,14 @@ describe('socket transport', () => {
     const [link] = pool.live();
     expect(link?.info.workerId).toBe('sock-w');
     const model = createModel({ numClasses: 10, dropout: false, seed: 1 });
-    await link!.setModel({ type: 'set-model', modelId: 7, numClasses: 10, frozenLayers: 0, dropout: false, weights: getWeightsFlat(model, 'all') });
+    await link!.setModel({ type: 'set-model', weightsVersion: 0, modelId: 7, numClasses: 10, frozenLayers: 0, dropout: false, weights: getWeightsFlat(model, 'all') });
     const images = new Uint8Array(4 * 3072).map((_, i) => (i * 31) % 256);
-    const reply = await link!.compute({ type: 'compute', modelId: 7, step: 0, images, labels: new Uint8Array([0, 1, 2, 3]), count: 4 });
+    const reply = await link!.compute({ type: 'compute', weightsVersion: 0, modelId: 7, step: 0, images, labels: new Uint8Array([0, 1, 2, 3]), count: 4 });
     expect(reply.gradients.length).toBe(1_250_858);
     expect(reply.count).toBe(4);
     expect(Math.abs(reply.loss - Math.log(10))).toBeLessThan(1);
     // a request for another model is answered with an error, not a wrong gradient
-    await expect(link!.compute({ type: 'compute', modelId: 8, step: 1, images, labels: new Uint8Array([0, 1, 2, 3]), count: 4 }))
+    await expect(link!.compute({ type: 'compute', weightsVersion: 0, modelId: 8, step: 1, images, labels: new Uint8Array([0, 1, 2, 3]), count: 4 }))
       .rejects.toThrow(/E_PROTO_STALE/);
     model.dispose();
     await server!.close();
@@ -141,9 +141,9 @@ describe('socket transport', () => {
     await pool.waitFor(1, 20_000);
     const [link] = pool.live();
     const model = createModel({ numClasses: 10, dropout: false, seed: 1 });
-    await link!.setModel({ type: 'set-model', modelId: 7, numClasses: 10, frozenLayers: 0, dropout: false, weights: getWeightsFlat(model, 'all') });
+    await link!.setModel({ type: 'set-model', weightsVersion: 0, modelId: 7, numClasses: 10, frozenLayers: 0, dropout: false, weights: getWeightsFlat(model, 'all') });
     model.dispose();
-    const pending = link!.compute({ type: 'compute', modelId: 7, step: 0, images: new Uint8Array(2 * 3072), labels: new Uint8Array([0, 1]), count: 2 });
+    const pending = link!.compute({ type: 'compute', weightsVersion: 0, modelId: 7, step: 0, images: new Uint8Array(2 * 3072), labels: new Uint8Array([0, 1]), count: 2 });
     pending.catch(() => undefined);
     await waitUntil(() => computing);
     pool.drop(link!, 'too slow'); // sends shutdown, disconnects 200 ms later
@@ -169,9 +169,10 @@ describe('socket transport', () => {
       const done = runSocketWorker({ url, workerId: `w-${shm}`, backend: 'wasm', device: 'cpu', shmRoot: root });
       await pool.waitFor(1, 20_000);
       const link = pool.live()[0]!;
-      await link.setModel({ type: 'set-model', modelId: 1, numClasses: 10, frozenLayers: 0, dropout: false, weights });
-      const reply = await link.compute({ type: 'compute', modelId: 1, step: 0, weights: trainable, images, labels, count: 3 });
-      expect(reply.weightsCrc).toBe(weightsCrc(trainable));
+      await link.setModel({ type: 'set-model', weightsVersion: 0, modelId: 1, numClasses: 10, frozenLayers: 0, dropout: false, weights });
+      // New weights: over shared memory they travel through the run's weights file.
+      const reply = await link.compute({ type: 'compute', weightsVersion: 1, modelId: 1, step: 0, weights: trainable, images, labels, count: 3 });
+      expect(reply.weightsVersion).toBe(1);
       const out = { bytes: Buffer.from(reply.gradients.slice().buffer), shared: link.info.sharedMemory };
       await server!.close();
       server = null;
@@ -210,7 +211,7 @@ describe('socket transport', () => {
       await pool.waitFor(1, 5_000);
       const link = pool.live()[0]!;
       expect(link.info.sharedMemory).toBe(false);
-      await expect(link.compute({ type: 'compute', modelId: 1, step: 0, images: new Uint8Array(3072), labels: new Uint8Array(1), count: 1 }))
+      await expect(link.compute({ type: 'compute', weightsVersion: 0, modelId: 1, step: 0, images: new Uint8Array(3072), labels: new Uint8Array(1), count: 1 }))
         .rejects.toThrow(/E_PROTO_DECODE|shared-memory frame reference on a link without shared memory/);
       s.disconnect();
     } finally {
@@ -226,7 +227,7 @@ describe('socket transport', () => {
     await s.emitWithAck('msg', encodeMessage({ type: 'hello', protocolVersion: PROTOCOL_VERSION, workerId: 'rogue', backend: 'x', device: 'x', hostname: 'h', pid: 1 }));
     await pool.waitFor(1, 5_000);
     const left = new Promise<string>((resolve) => pool.once('leave', (_l, reason) => resolve(reason)));
-    s.emit('msg', encodeMessage({ type: 'gradient', step: 0, loss: 0, correct: 0, count: 1, gradients: new Float32Array(3), weightsCrc: 0, computeMs: 0 }), () => undefined);
+    s.emit('msg', encodeMessage({ type: 'gradient', step: 0, loss: 0, correct: 0, count: 1, gradients: new Float32Array(3), weightsVersion: 0, computeMs: 0 }), () => undefined);
     expect(await left).toBe('unsolicited message');
     s.disconnect();
   });
@@ -250,7 +251,7 @@ describe('heartbeat versus a worker whose compute blocks its event loop', () => 
       await pool.waitFor(1, 30_000);
       const link = pool.live()[0];
       if (!link) throw new Error('no peer');
-      return await link.compute({ type: 'compute', modelId: 1, step: 0, images: new Uint8Array(3072), labels: new Uint8Array(1), count: 1 }).then(
+      return await link.compute({ type: 'compute', weightsVersion: 0, modelId: 1, step: 0, images: new Uint8Array(3072), labels: new Uint8Array(1), count: 1 }).then(
         () => 'answered',
         (err: Error) => err.message,
       );
