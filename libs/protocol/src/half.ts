@@ -9,7 +9,8 @@
  * per-tensor scaling of mixed-precision training (Micikevicius et al. 2018, "Mixed Precision
  * Training"), per block instead of per tensor. Dividing by a power of two is exact, so a value
  * v decodes to half(v / s) * s with a relative error of at most 2^-11 (round to nearest even)
- * whenever |v| >= max|block| * 2^-15.
+ * whenever |v| >= s * 2^-14 (binary16's normal range; s * 2^-14 <= max|block| * 2^-28), and with
+ * an absolute error of at most s * 2^-25 below that.
  *
  * bfloat16 is the top half of a float32 (8 exponent bits, 7 mantissa bits), rounded to nearest
  * even: the same range as float32, so no scale; relative error at most 2^-8.
@@ -114,11 +115,12 @@ export function encodeHalf(
       let max = 0;
       for (let i = start; i < end; i++) {
         const a = Math.abs(values[i] as number);
-        if (a > max) max = a; // NaN never raises max; Infinity makes it non-finite below
+        // The largest finite magnitude: NaN never raises it, Infinity is skipped (it stays Infinity).
+        if (a > max && a !== Number.POSITIVE_INFINITY) max = a;
       }
       // 2^(ceil(log2 max) - 15): the block's largest magnitude lands in [2^14, 2^15]; never below
-      // 2^-126 (a normal float32), and 1 for an all-zero or non-finite block.
-      const scale = max > 0 && max < Number.POSITIVE_INFINITY ? 2 ** Math.max(-126, Math.ceil(Math.log2(max)) - 15) : 1;
+      // 2^-126 (a normal float32), and 1 for an all-zero block.
+      const scale = max > 0 ? 2 ** Math.max(-126, Math.ceil(Math.log2(max)) - 15) : 1;
       scales[b] = scale;
       const inv = 1 / scale;
       for (let i = start; i < end; i++) {

@@ -209,6 +209,22 @@ describe('deterministic mode', () => {
     expect(Buffer.from(noDropout.weights.buffer).equals(Buffer.from(one.weights.buffer))).toBe(false);
   });
 
+  it('stays bit-exact with 16-bit gradients: float16 and bfloat16 give the same weights on 1 and 3 workers, close to float32 and not equal to it', async () => {
+    const f32 = await trainWith(1, det());
+    const initial = createModel({ numClasses: 10, dropout: true, seed: det().seed });
+    const moved = relativeError(getWeightsFlat(initial, 'all'), f32.weights);
+    initial.dispose();
+    for (const gradDtype of ['float16', 'bfloat16'] as const) {
+      const one = await trainWith(1, det({ gradDtype }));
+      const three = await trainWith(3, det({ gradDtype }));
+      expect(Buffer.from(three.weights.buffer).equals(Buffer.from(one.weights.buffer)), gradDtype).toBe(true);
+      expect(Buffer.from(one.weights.buffer).equals(Buffer.from(f32.weights.buffer)), gradDtype).toBe(false);
+      // 4 steps at lr 0.05: the 16-bit rounding (2^-11, 2^-8 relative) moves the weights by far less than training did
+      const off = relativeError(f32.weights, one.weights);
+      expect(off, gradDtype).toBeLessThan(0.1 * moved); // measured: 2.3 % (float16), 6 % (bfloat16)
+    }
+  }, 120_000);
+
   it('sizes shards by measured speed: a worker 4x slower gets 1 of 5 micro-batches, and the weights stay bit-identical to 1 worker', async () => {
     /** An in-process worker that records its shard sizes and reports `slowdown` x its compute time. */
     class TimedLink extends InProcessLink {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage, ProtocolError, type Message } from '@cifar-dist/protocol';
-import { createShmProbe, inlineOnly, isShmChannelPaths, isShmRef, SHM_MIN_BYTES, ShmChannel, ShmRun } from './shm.js';
+import { createShmProbe, inlineOnly, isShmChannelPaths, isShmRef, SharedWeightsFile, SharedWeightsReader, SHM_MIN_BYTES, ShmChannel, ShmRun } from './shm.js';
 
 let root = '';
 beforeEach(() => {
@@ -161,5 +161,34 @@ describe('isShmChannelPaths (what a worker agrees to open)', () => {
     expect(isShmChannelPaths(root, { down: join(root, '2-down.bin'), up: join(root, '2-up.bin') })).toBe(false);
     expect(isShmChannelPaths('/dev/shm', { down, up })).toBe(false);
     run.close();
+  });
+});
+
+describe('SharedWeightsFile', () => {
+  it('round-trips weights byte for byte, writes once per version, and refuses a stale or torn file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cifar-dist-weights-'));
+    try {
+      const file = new SharedWeightsFile(join(dir, 'weights.bin'));
+      const reader = new SharedWeightsReader(join(dir, 'weights.bin'));
+      const w = Float32Array.from({ length: 100_001 }, (_, i) => Math.sin(i));
+      const bytes = file.publish(3, 7, w);
+      expect(bytes).toBe(100_001 * 4 + 32);
+      expect(Buffer.from(reader.read(bytes, 3, 7, 64e6).slice().buffer).equals(Buffer.from(w.buffer))).toBe(true);
+      // the same version again is not rewritten: a change to the caller's array does not reach the file
+      w[0] = 42;
+      file.publish(3, 7, w);
+      expect(reader.read(bytes, 3, 7, 64e6)[0]).toBe(0);
+      expect(() => reader.read(bytes, 3, 6, 64e6)).toThrow(/holds model 3 version 7 \(trailer 3\/7\), the request is for model 3 version 6/);
+      expect(() => reader.read(bytes, 3, 7, 1000)).toThrow(/E_PROTO_SIZE|exceed the bound of 1000 bytes/);
+      expect(() => reader.read(bytes + 4, 3, 7, 64e6)).toThrow(/holds 400036/);
+      // a writer that died after the header: header and trailer disagree
+      file.publish(3, 8, w);
+      writeFileSync(join(dir, 'weights.bin'), new Uint8Array(new Float64Array([3, 9]).buffer), { flag: 'r+' });
+      expect(() => reader.read(bytes, 3, 9, 64e6)).toThrow(/holds model 3 version 9 \(trailer 3\/8\)/);
+      file.close();
+      reader.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
