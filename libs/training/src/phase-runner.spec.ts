@@ -185,6 +185,18 @@ describe('synchronous data-parallel SGD', () => {
 
 
 describe('deterministic mode', () => {
+  /** An in-process worker that records its shard sizes and reports `slowdown` x its compute time. */
+  class TimedLink extends InProcessLink {
+    readonly counts: number[] = [];
+    constructor(id: string, private readonly slowdown: number) {
+      super(id);
+    }
+    override async compute(msg: ComputeMessage): Promise<GradientMessage> {
+      this.counts.push(msg.count);
+      const reply = await super.compute(msg);
+      return { ...reply, computeMs: reply.computeMs * this.slowdown };
+    }
+  }
   const det = (overrides: Partial<TrainConfig> = {}): TrainConfig =>
     config({
       batchSize: 40,
@@ -226,18 +238,6 @@ describe('deterministic mode', () => {
   }, 120_000);
 
   it('sizes shards by measured speed: a worker 4x slower gets 1 of 5 micro-batches, and the weights stay bit-identical to 1 worker', async () => {
-    /** An in-process worker that records its shard sizes and reports `slowdown` x its compute time. */
-    class TimedLink extends InProcessLink {
-      readonly counts: number[] = [];
-      constructor(id: string, private readonly slowdown: number) {
-        super(id);
-      }
-      override async compute(msg: ComputeMessage): Promise<GradientMessage> {
-        this.counts.push(msg.count);
-        const reply = await super.compute(msg);
-        return { ...reply, computeMs: reply.computeMs * this.slowdown };
-      }
-    }
     const fast = new TimedLink('fast', 1);
     const slow = new TimedLink('slow', 4);
     const one = await trainWith(1, det({ epochs: 2 }));
@@ -254,6 +254,14 @@ describe('deterministic mode', () => {
     await trainWith([evenFast, evenSlow], det({ epochs: 2, balanceShards: false }));
     expect(new Set(evenFast.counts)).toEqual(new Set([24]));
     expect(new Set(evenSlow.counts)).toEqual(new Set([16]));
+  });
+
+  it('stays bit-identical when a worker in the middle gets an empty shard (3 workers, 2 micro-batches, the middle one slow)', async () => {
+    const links = [new TimedLink('a', 1), new TimedLink('slow', 20), new TimedLink('c', 1)];
+    const one = await trainWith(1, det({ batchSize: 16, microBatch: 8 }));
+    const three = await trainWith(links, det({ batchSize: 16, microBatch: 8 }));
+    expect(links[1]!.counts.length).toBeLessThan(three.steps);
+    expect(Buffer.from(three.weights.buffer).equals(Buffer.from(one.weights.buffer))).toBe(true);
   });
 
   it('handles a global batch that is not a multiple of the micro-batch or the worker count', async () => {

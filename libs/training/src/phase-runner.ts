@@ -391,7 +391,8 @@ export class PhaseRunner {
         links.map(async (link, rank) => {
           const { start, end } = ranges[rank] as { start: number; end: number };
           if (end === start) {
-            this.reduction.add(firstPart[rank] as number, { gradients: new Float32Array(0), count: 0 });
+            // An empty shard: in deterministic mode it has no parts at all, else one of 0 samples.
+            (partCounts[rank] as number[]).forEach((count, j) => this.reduction.add((firstPart[rank] as number) + j, { gradients: new Float32Array(0), count }));
             return { count: 0, loss: 0, correct: 0, computeMs: 0, roundTripMs: 0, bytes: 0 };
           }
           await this.ensureModel(link);

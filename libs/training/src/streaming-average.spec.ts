@@ -77,5 +77,8 @@ describe('StreamingAverage', () => {
     avg.begin([1, 1]);
     expect(() => avg.add(1, { gradients: new Float32Array(N - 1), count: 1 })).toThrow(/gradient of part 1 has 9999 values, expected 10000/);
     expect(() => avg.add(0, { gradients: new Uint16Array(N), gradDtype: 'float16', count: 1 })).toThrow(/float16 gradient of part 0 lacks its block scales/);
+    avg.add(0, { gradients: parts[0]!, count: 1 });
+    expect(() => avg.add(0, { gradients: parts[0]!, count: 1 })).toThrow(/part 0 of 2 offered twice or out of range/);
+    expect(() => avg.add(2, { gradients: parts[0]!, count: 1 })).toThrow(/part 2 of 2 offered twice or out of range/);
   });
 });

@@ -68,9 +68,13 @@ export class StreamingAverage {
   /**
    * Offers part `index` (its gradient must hold `length` values); adds it, and every later part
    * already waiting, when all parts before it are in.
-   * @throws TrainingError E_TRAIN_GRADIENT on a length mismatch, or a float16 part without scales
+   * @throws TrainingError E_TRAIN_GRADIENT on a length mismatch, a float16 part without scales, or
+   *   an index offered before or outside the reduction
    */
   add(index: number, part: ArrivedGradient): void {
+    if (!Number.isInteger(index) || index < this.next || index >= this.scales.length || this.arrived[index] !== undefined) {
+      throw new TrainingError('E_TRAIN_GRADIENT', `part ${index} of ${this.scales.length} offered twice or out of range`);
+    }
     if (part.count > 0 && part.gradients.length !== this.length) {
       throw new TrainingError('E_TRAIN_GRADIENT', `gradient of part ${index} has ${part.gradients.length} values, expected ${this.length}`);
     }
