@@ -41,6 +41,19 @@ describe('float16 / bfloat16 gradients', () => {
     }
   });
 
+  it('float16 encodes every binary16 value of a block whose largest magnitude is in [2^14, 2^15) to its own bits (scale 1)', () => {
+    const t = halfToFloatTable();
+    for (const start of [0x7400, 0xf400, 0x0000, 0x8000, 0x0400, 0x3c00]) {
+      const bits = Uint16Array.from({ length: 1024 }, (_, i) => start + i);
+      const values = Float32Array.from(bits, (h) => t[h] as number);
+      values[1023] = t[0x77ff] as number; // 32752, the largest binary16 below 2^15: sets the block's scale to 1
+      bits[1023] = 0x77ff;
+      const enc = encodeHalf(values, 'float16');
+      expect(enc.scales?.[0]).toBe(1);
+      expect(Array.from(enc.values)).toEqual(Array.from(bits));
+    }
+  });
+
   it('float16 keeps 1e5 (above 65504) finite and exact to 2^-11, and rounds to nearest even', () => {
     const enc = encodeHalf(new Float32Array([1e5, -7e4, 1, 1 + 2 ** -11, 1 + 3 * 2 ** -11]), 'float16');
     const back = decodeHalf(enc);

@@ -26,8 +26,9 @@ export type GradDtype = (typeof GRAD_DTYPES)[number];
 /** Values per float16 scale block. */
 export const HALF_BLOCK = 1024;
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
+/** One block of scaled values, and their bits. */
+const scaled = new Float32Array(HALF_BLOCK);
+const scaledBits = new Uint32Array(scaled.buffer);
 
 /** float32 -> binary16 bits, round to nearest even; overflow -> ±Infinity, NaN -> quiet NaN. */
 function toHalfBits(bits: number): number {
@@ -123,9 +124,13 @@ export function encodeHalf(
       const scale = max > 0 ? 2 ** Math.max(-126, Math.ceil(Math.log2(max)) - 15) : 1;
       scales[b] = scale;
       const inv = 1 / scale;
+      for (let i = start; i < end; i++) scaled[i - start] = (values[i] as number) * inv;
       for (let i = start; i < end; i++) {
-        f32[0] = (values[i] as number) * inv;
-        h[i] = toHalfBits(u32[0] as number);
+        const b = scaledBits[i - start] as number;
+        const a = b & 0x7fffffff;
+        // binary16's normal range [2^-14, 2^16): rebias the exponent and round to nearest even in
+        // one add (a carry rolls into the exponent, up to Infinity); the rest takes the long way.
+        h[i] = a >= 0x38800000 && a < 0x47800000 ? ((b >>> 16) & 0x8000) | ((a - 0x38000000 + 0xfff + ((a >>> 13) & 1)) >>> 13) : toHalfBits(b);
       }
     }
   }

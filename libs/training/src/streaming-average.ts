@@ -1,4 +1,4 @@
-import { allFinite, HALF_BLOCK, halfToFloatTable } from '@cifar-dist/protocol';
+import { HALF_BLOCK, halfToFloatTable } from '@cifar-dist/protocol';
 import { TrainingError } from './errors.js';
 
 /** One shard's gradient as it arrived: float32, or 16-bit with its dtype (half.ts). */
@@ -17,10 +17,8 @@ export interface ArrivedGradient {
  * in float32 strictly in part order, never in arrival order, so that the result is reproducible
  * bit for bit; each term is pre-scaled by n_i / sum(n). A part is added as soon as it and every
  * part before it have arrived, so the averaging of early parts overlaps the wait for later ones.
- * 16-bit parts are decoded inside the same pass. Finiteness is checked once, on the sum, in the
- * pass that adds the last part: IEEE arithmetic keeps a NaN or ±Infinity term non-finite through
- * every later addition (Infinity + -Infinity is NaN), so a non-finite input always shows there;
- * only then is each part checked on its own to name the culprit (`nonFinite`).
+ * 16-bit parts are decoded inside the same pass, and each decoded value is checked for being
+ * finite there too (no separate pass): a part with NaN or ±Infinity is named in `nonFinite`.
  */
 export class StreamingAverage {
   /** The mean, once `complete`. */
@@ -29,10 +27,6 @@ export class StreamingAverage {
   private arrived: Array<ArrivedGradient | undefined> = [];
   private next = 0;
   private started = false;
-  /** The parts of the current reduction, kept until the next `begin` (to name a non-finite one). */
-  private parts: Array<ArrivedGradient | undefined> = [];
-  /** Set when the sum is not all finite but no single part is (the average overflowed). */
-  overflow = false;
   /** Time spent accumulating since `begin`, ms. */
   busyMs = 0;
   /** Parts whose values are not all finite, by index. */
@@ -52,8 +46,6 @@ export class StreamingAverage {
     if (total === 0) throw new TrainingError('E_TRAIN_GRADIENT', 'no samples in any shard');
     this.scales = counts.map((n) => n / total);
     this.arrived = counts.map(() => undefined);
-    this.parts = counts.map(() => undefined);
-    this.overflow = false;
     this.next = 0;
     this.started = false;
     this.busyMs = 0;
@@ -82,31 +74,17 @@ export class StreamingAverage {
       throw new TrainingError('E_TRAIN_GRADIENT', `float16 gradient of part ${index} lacks its block scales`);
     }
     this.arrived[index] = part;
-    this.parts[index] = part;
     const t0 = performance.now();
     for (let p = this.arrived[this.next]; this.next < this.scales.length && p !== undefined; p = this.arrived[this.next]) {
       const scale = this.scales[this.next] as number;
-      const last = this.next === this.scales.length - 1;
       if (p.count > 0 && scale > 0) {
-        accumulate(this.mean, p, scale, !this.started);
+        if (!accumulate(this.mean, p, scale, !this.started)) this.nonFinite.add(this.next);
         this.started = true;
       }
       this.arrived[this.next] = undefined;
       this.next += 1;
-      if (last && !allFinite(this.mean)) this.nameNonFinite();
     }
     this.busyMs += performance.now() - t0;
-  }
-
-  /** The sum is not all finite: finds the parts that are not (decoding each), else marks an overflow. */
-  private nameNonFinite(): void {
-    const scratch = new Float32Array(this.length);
-    this.parts.forEach((p, k) => {
-      if (p === undefined || p.count === 0) return;
-      accumulate(scratch, p, 1, true);
-      if (!allFinite(scratch)) this.nonFinite.add(k);
-    });
-    if (this.nonFinite.size === 0) this.overflow = true;
   }
 }
 
@@ -115,63 +93,68 @@ export function halfBlocks(length: number): number {
   return Math.ceil(length / HALF_BLOCK);
 }
 
-/** out = g * scale (first) or out += g * scale, g decoded from its dtype; one monomorphic loop per dtype. */
-function accumulate(out: Float32Array, part: ArrivedGradient, scale: number, first: boolean): void {
+/**
+ * out = g * scale (first) or out += g * scale, g decoded from its dtype; one monomorphic loop per
+ * representation. Returns false when a decoded value is NaN or ±Infinity (v - v is NaN for
+ * those, 0 otherwise: the check costs no branch).
+ */
+function accumulate(out: Float32Array, part: ArrivedGradient, scale: number, first: boolean): boolean {
+  if (part.gradDtype === undefined || part.gradDtype === null) return accumulateF32(out, part.gradients as Float32Array, scale, first);
+  const table = part.gradDtype === 'float16' ? halfToFloatTable() : bfloat16Table();
+  return accumulate16(out, part.gradients as Uint16Array, table, part.gradDtype === 'float16' ? (part.gradScales as Float32Array) : null, scale, first);
+}
+
+function accumulateF32(out: Float32Array, g: Float32Array, scale: number, first: boolean): boolean {
   const n = out.length;
-  if (part.gradDtype === 'float16') {
-    const h = part.gradients as Uint16Array;
-    const table = halfToFloatTable();
-    const blockScales = part.gradScales as Float32Array;
-    for (let start = 0, b = 0; start < n; start += HALF_BLOCK, b++) {
-      const end = Math.min(n, start + HALF_BLOCK);
-      const bs = blockScales[b] as number;
-      const s = bs * scale;
-      if (first) {
-        for (let i = start; i < end; i++) {
-          const v = table[h[i]!]!;
-          out[i] = v * s;
-        }
-      } else {
-        for (let i = start; i < end; i++) {
-          const v = table[h[i]!]!;
-          out[i] = out[i]! + v * s;
-        }
-      }
-    }
-  } else if (part.gradDtype === 'bfloat16') {
-    // A bfloat16 is the top half of a float32: widen through a float32 view of one word.
-    const h = part.gradients as Uint16Array;
-    for (let start = 0; start < n; start += WIDEN_BLOCK) {
-      const end = Math.min(n, start + WIDEN_BLOCK);
-      for (let i = start; i < end; i++) widenBits[i - start] = h[i]! << 16;
-      if (first) {
-        for (let i = start; i < end; i++) {
-          const v = widened[i - start]!;
-          out[i] = v * scale;
-        }
-      } else {
-        for (let i = start; i < end; i++) {
-          const v = widened[i - start]!;
-          out[i] = out[i]! + v * scale;
-        }
-      }
+  let bad = 0;
+  if (first) {
+    for (let i = 0; i < n; i++) {
+      const v = g[i]!;
+      bad += v - v;
+      out[i] = v * scale;
     }
   } else {
-    const g = part.gradients as Float32Array;
+    for (let i = 0; i < n; i++) {
+      const v = g[i]!;
+      bad += v - v;
+      out[i] = out[i]! + v * scale;
+    }
+  }
+  return bad === 0;
+}
+
+/** 16-bit values through their 65536-entry float32 table; float16 times its block scale. */
+function accumulate16(out: Float32Array, h: Uint16Array, table: Float32Array, blockScales: Float32Array | null, scale: number, first: boolean): boolean {
+  const n = out.length;
+  let bad = 0;
+  for (let start = 0, b = 0; start < n; start += HALF_BLOCK, b++) {
+    const end = Math.min(n, start + HALF_BLOCK);
+    const bs = blockScales === null ? 1 : blockScales[b]!;
+    bad += bs - bs;
+    const s = bs * scale;
     if (first) {
-      for (let i = 0; i < n; i++) {
-        const v = g[i]!;
-        out[i] = v * scale;
+      for (let i = start; i < end; i++) {
+        const v = table[h[i]!]!;
+        bad += v - v;
+        out[i] = v * s;
       }
     } else {
-      for (let i = 0; i < n; i++) {
-        const v = g[i]!;
-        out[i] = out[i]! + v * scale;
+      for (let i = start; i < end; i++) {
+        const v = table[h[i]!]!;
+        bad += v - v;
+        out[i] = out[i]! + v * s;
       }
     }
   }
+  return bad === 0;
 }
 
-const WIDEN_BLOCK = 4096;
-const widened = new Float32Array(WIDEN_BLOCK);
-const widenBits = new Uint32Array(widened.buffer);
+/** Every bfloat16 bit pattern's float32 value (the pattern shifted into a float32's top half). */
+let bf16Table: Float32Array | null = null;
+function bfloat16Table(): Float32Array {
+  if (bf16Table === null) {
+    const bits = Uint32Array.from({ length: 65536 }, (_, h) => h << 16);
+    bf16Table = new Float32Array(bits.buffer);
+  }
+  return bf16Table;
+}
