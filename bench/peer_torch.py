@@ -486,9 +486,14 @@ def main():
         print("  %s  %s" % (k.ljust(w), v))
         if i == 0:
             print("  %s  %s" % ("-" * w, "-" * 12))
+    write_result(result, a.json_path)
+
+
+def write_result(result, json_path):
+    """The JSON result as the last line of stdout, and to `json_path` when given."""
     out = json.dumps(result)
-    if a.json_path:
-        with open(a.json_path, "w") as f:
+    if json_path:
+        with open(json_path, "w") as f:
             f.write(out + "\n")
     print(out)
 
@@ -509,11 +514,7 @@ def main_coordinator_peer(torch, a, t_start):
     print("PyTorch %s: gloo all_reduce + average + SGD step of %d float32 (median of %d)" % (torch.__version__, PARAMS, a.reps))
     for r in rows:
         print("  N=%-2d all_reduce %.2f ms + optimizer %.2f ms = %.2f ms" % (r["workers"], r["allreduceMs"], r["optimizerMs"], r["totalMs"]))
-    out = json.dumps(result)
-    if a.json_path:
-        with open(a.json_path, "w") as f:
-            f.write(out + "\n")
-    print(out)
+    write_result(result, a.json_path)
 
 
 def main_cuda(torch, a, t_start):
@@ -540,11 +541,7 @@ def main_cuda(torch, a, t_start):
     }
     print("PyTorch %s on %s (CUDA %s), batch %d: %.1f img/s" % (result["torch"], result["gpu"], result["cuda"], a.batch,
                                                                 result["single"]["imagesPerSecond"]))
-    out = json.dumps(result)
-    if a.json_path:
-        with open(a.json_path, "w") as f:
-            f.write(out + "\n")
-    print(out)
+    write_result(result, a.json_path)
 
 
 if __name__ == "__main__":

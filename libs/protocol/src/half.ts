@@ -71,10 +71,10 @@ export function halfToFloatTable(): Float32Array {
   return t;
 }
 
-/** A gradient as it travels: float32 as is, or 16-bit values (with float16's block scales). */
+/** A gradient as 16-bit values on the wire (with float16's block scales). */
 export interface EncodedGradient {
-  dtype: GradDtype;
-  values: Float32Array | Uint16Array;
+  dtype: 'float16' | 'bfloat16';
+  values: Uint16Array;
   /** float16 only: the power-of-two scale of each block of HALF_BLOCK values. */
   scales?: Float32Array;
 }
@@ -145,10 +145,6 @@ export function encodeHalf(
  */
 export function decodeHalf(encoded: EncodedGradient, out = new Float32Array(encoded.values.length), partLength = 0): Float32Array {
   const { values } = encoded;
-  if (encoded.dtype === 'float32') {
-    out.set(values);
-    return out;
-  }
   if (encoded.dtype === 'bfloat16') {
     const o = new Uint32Array(out.buffer, out.byteOffset, out.length);
     for (let i = 0; i < values.length; i++) o[i] = (values[i] as number) << 16;

@@ -24,18 +24,12 @@ export function averageGradients(parts: readonly ShardGradient[], length: number
   if (out !== undefined && out.length !== length) {
     throw new TrainingError('E_TRAIN_GRADIENT', `output buffer has ${out.length} values, expected ${length}`);
   }
-  let total = 0;
   parts.forEach((part, rank) => {
-    if (part.count === 0) return;
-    if (part.gradients.length !== length) {
-      throw new TrainingError(
-        'E_TRAIN_GRADIENT',
-        `gradient from shard ${rank} has ${part.gradients.length} values, expected ${length}`,
-      );
+    if (part.count > 0 && part.gradients.length !== length) {
+      throw new TrainingError('E_TRAIN_GRADIENT', `gradient from shard ${rank} has ${part.gradients.length} values, expected ${length}`);
     }
-    total += part.count;
   });
-  if (total === 0) throw new TrainingError('E_TRAIN_GRADIENT', 'no samples in any shard');
+  // (begin throws when no shard has samples)
   const reduction = new StreamingAverage(length, out);
   reduction.begin(parts.map((p) => p.count));
   parts.forEach((part, rank) => reduction.add(rank, part));

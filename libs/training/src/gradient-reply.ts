@@ -26,7 +26,7 @@ export function gradientReply(
   const parts = msg.microBatch ? Math.ceil(msg.count / msg.microBatch) : 1;
   const encoded = encodeHalf(result.gradients, msg.gradDtype, reuse, result.gradients.length / Math.max(1, parts));
   if (reuse) {
-    reuse.values = encoded.values as Uint16Array;
+    reuse.values = encoded.values;
     if (encoded.scales) reuse.scales = encoded.scales;
   }
   return { ...base, gradients: encoded.values, gradDtype: msg.gradDtype, ...(encoded.scales ? { gradScales: encoded.scales } : {}) };

@@ -384,7 +384,8 @@ export class PhaseRunner {
         : split(batch.count);
       // Parts of the all-reduce in order: one per rank, or in deterministic mode one per micro-batch.
       const partCounts = ranges.map(({ start, end }) => (micro ? microBatchCounts(end - start, micro) : [end - start]));
-      const firstPart = partCounts.map((_, rank) => partCounts.slice(0, rank).reduce((a, c) => a + c.length, 0));
+      let offset = 0;
+      const firstPart = partCounts.map((c) => (offset += c.length) - c.length);
       this.reduction.begin(partCounts.flat());
       const gradDtype = config.gradDtype === 'float32' ? undefined : config.gradDtype;
       const settled = Promise.allSettled(
