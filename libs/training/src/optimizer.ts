@@ -1,4 +1,5 @@
 import { TrainingError } from './errors.js';
+import type { FlatKernels } from './simd/flat-kernels.js';
 
 export type OptimizerName = 'sgd' | 'adam';
 
@@ -43,11 +44,24 @@ export class FlatOptimizer {
   private iteration = 0;
   private readonly slots: Float32Array[];
 
-  constructor(config: OptimizerConfig, length: number) {
+  /**
+   * @param kernels SGD with momentum then keeps its momentum in `kernels.momentum` and runs as a
+   *   SIMD kernel whenever it is asked to step `kernels.weights` with `kernels.mean`
+   */
+  constructor(
+    config: OptimizerConfig,
+    length: number,
+    private readonly kernels: FlatKernels | null = null,
+  ) {
     this.config = config;
     this.length = length;
     const slotCount = config.name === 'adam' ? 2 : config.momentum > 0 ? 1 : 0;
-    this.slots = Array.from({ length: slotCount }, () => new Float32Array(length));
+    this.slots = Array.from({ length: slotCount }, (_, i) => (i === 0 && this.simdSgd() ? (kernels as FlatKernels).momentum : new Float32Array(length)));
+  }
+
+  /** True when steps of `kernels.weights` by `kernels.mean` run as the SIMD kernel. */
+  private simdSgd(): boolean {
+    return this.kernels !== null && this.kernels.length === this.length && this.config.name === 'sgd' && this.config.momentum > 0;
   }
 
   /**
@@ -64,6 +78,10 @@ export class FlatOptimizer {
     }
     this.iteration += 1;
     const { weightDecay: wd } = this.config;
+    const k = this.kernels;
+    if (k !== null && this.simdSgd() && weights === k.weights && gradients === k.mean) {
+      return k.sgdMomentum(lr, this.config.momentum, wd, this.config.nesterov);
+    }
     // w - w is NaN for NaN and ±Infinity, 0 otherwise: the finiteness check rides along.
     let bad = 0;
     if (this.config.name === 'adam') {

@@ -12,6 +12,7 @@ import { MetricsAccumulator, type ClassificationReport } from '@cifar-dist/metri
 import { getWeightsFlat, setWeightsFlat, weightSpecs, type tf } from '@cifar-dist/model';
 import { allFinite, weightsCrc, type GradDtype, type GradientMessage } from '@cifar-dist/protocol';
 import { halfBlocks, StreamingAverage } from './streaming-average.js';
+import { FlatKernels } from './simd/flat-kernels.js';
 import type { TrainConfig } from './config.js';
 import { TrainingError } from './errors.js';
 import { FlatOptimizer, type OptimizerState } from './optimizer.js';
@@ -172,9 +173,14 @@ export class PhaseRunner {
     this.opts = opts;
     this.epochPool = oversampledIndices(opts.train.labels, opts.classRepeats ?? []);
     this.log = opts.hooks?.log ?? (() => undefined);
-    this.weights = getWeightsFlat(opts.model, 'trainable');
-    this.reduction = new StreamingAverage(this.weights.length);
-    this.optimizer = new FlatOptimizer(opts.config.optimizer, this.weights.length);
+    // Weights, momentum and the averaged gradient in WebAssembly memory: averaging and the SGD
+    // step run as SIMD kernels there (JS loops where there is no WebAssembly SIMD).
+    const initial = getWeightsFlat(opts.model, 'trainable');
+    const kernels = FlatKernels.create(initial.length);
+    kernels?.weights.set(initial);
+    this.weights = kernels?.weights ?? initial;
+    this.reduction = new StreamingAverage(this.weights.length, undefined, kernels);
+    this.optimizer = new FlatOptimizer(opts.config.optimizer, this.weights.length, kernels);
     if (opts.resume) {
       this.optimizer.setState(opts.resume.optimizer);
       this.progress = structuredClone(opts.resume.progress);

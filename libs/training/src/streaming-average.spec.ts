@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeHalf, encodeHalf } from '@cifar-dist/protocol';
+import { FlatKernels } from './simd/flat-kernels.js';
 import { StreamingAverage } from './streaming-average.js';
 
 const N = 10_000;
@@ -31,6 +32,27 @@ describe('StreamingAverage', () => {
       expect(Buffer.from(avg.mean.buffer).equals(expected), `order ${order}`).toBe(true);
       expect(avg.nonFinite.size).toBe(0);
     }
+  });
+
+  it('with the SIMD kernels: the same bits in any arrival order, float32 arithmetic rounded per operation, culprits named', () => {
+    const f = Math.fround;
+    const scaled = (k: number, v: number): number => f(v * f((counts[k] as number) / 32));
+    const expected = Float32Array.from(parts[0]!, (v, i) => f(f(scaled(0, v) + scaled(1, parts[1]![i]!)) + scaled(3, parts[3]![i]!)));
+    for (const order of [[0, 1, 2, 3], [3, 2, 1, 0]]) {
+      const kernels = FlatKernels.create(N)!;
+      const avg = new StreamingAverage(N, undefined, kernels);
+      expect(avg.mean).toBe(kernels.mean);
+      avg.begin(counts);
+      order.forEach((k) => avg.add(k, { gradients: parts[k]!, count: counts[k]! }));
+      expect(Buffer.from(avg.mean.buffer, avg.mean.byteOffset, avg.mean.byteLength).equals(Buffer.from(expected.buffer)), `order ${order}`).toBe(true);
+    }
+    const bad = gradient(9);
+    bad[N - 1] = Number.POSITIVE_INFINITY;
+    const avg = new StreamingAverage(N, undefined, FlatKernels.create(N));
+    avg.begin([1, 1]);
+    avg.add(1, { gradients: bad, count: 1 });
+    avg.add(0, { gradients: parts[0]!, count: 1 });
+    expect([...avg.nonFinite]).toEqual([1]);
   });
 
   it('decodes float16 and bfloat16 parts in the same pass: equal to averaging their decoded float32', () => {

@@ -1,5 +1,6 @@
 import { HALF_BLOCK, halfToFloatTable } from '@cifar-dist/protocol';
 import { TrainingError } from './errors.js';
+import type { FlatKernels } from './simd/flat-kernels.js';
 
 /** One shard's gradient as it arrived: float32, or 16-bit with its dtype (half.ts). */
 export interface ArrivedGradient {
@@ -32,9 +33,17 @@ export class StreamingAverage {
   /** Parts whose values are not all finite, by index. */
   readonly nonFinite = new Set<number>();
 
-  /** @param out where the mean goes (a new array when omitted) */
-  constructor(readonly length: number, out?: Float32Array) {
-    this.mean = out ?? new Float32Array(length);
+  /**
+   * @param out where the mean goes (a new array when omitted)
+   * @param kernels float32 parts are added by these SIMD kernels, into their `mean` (then the
+   *   mean is `kernels.mean`); 16-bit parts by JS loops into the same array
+   */
+  constructor(
+    readonly length: number,
+    out?: Float32Array,
+    private readonly kernels: FlatKernels | null = null,
+  ) {
+    this.mean = kernels?.mean ?? out ?? new Float32Array(length);
   }
 
   /**
@@ -78,7 +87,10 @@ export class StreamingAverage {
     for (let p = this.arrived[this.next]; this.next < this.scales.length && p !== undefined; p = this.arrived[this.next]) {
       const scale = this.scales[this.next] as number;
       if (p.count > 0 && scale > 0) {
-        if (!accumulate(this.mean, p, scale, !this.started)) this.nonFinite.add(this.next);
+        const first = !this.started;
+        const f32 = p.gradDtype === undefined || p.gradDtype === null;
+        const finite = this.kernels !== null && f32 ? this.kernels.addToMean(p.gradients as Float32Array, scale, first) : accumulate(this.mean, p, scale, first);
+        if (!finite) this.nonFinite.add(this.next);
         this.started = true;
       }
       this.arrived[this.next] = undefined;
