@@ -95,8 +95,8 @@ export function encodeHalf(
 ): EncodedGradient {
   const n = values.length;
   const h = out?.values && out.values.length >= n ? out.values.subarray(0, n) : new Uint16Array(n);
-  const bits = new Uint32Array(values.buffer, values.byteOffset, n);
   if (dtype === 'bfloat16') {
+    const bits = new Uint32Array(values.buffer, values.byteOffset, n);
     for (let i = 0; i < n; i++) {
       const b = bits[i] as number;
       if ((b & 0x7fffffff) > 0x7f800000) h[i] = ((b >>> 16) & 0x8000) | 0x7fc0;
@@ -108,10 +108,10 @@ export function encodeHalf(
   const part = partLength > 0 ? partLength : Math.max(1, n);
   const blocks = Math.ceil(n / part) * Math.ceil(part / HALF_BLOCK);
   const scales = out?.scales && out.scales.length >= blocks ? out.scales.subarray(0, blocks) : new Float32Array(blocks);
-  let b = 0;
+  let block = 0;
   for (let p = 0; p < n; p += part) {
     const partEnd = Math.min(n, p + part);
-    for (let start = p; start < p + part; start += HALF_BLOCK, b++) {
+    for (let start = p; start < p + part; start += HALF_BLOCK, block++) {
       const end = Math.min(partEnd, start + HALF_BLOCK);
       let max = 0;
       for (let i = start; i < end; i++) {
@@ -122,7 +122,7 @@ export function encodeHalf(
       // 2^(ceil(log2 max) - 15): the block's largest magnitude lands in [2^14, 2^15]; never below
       // 2^-126 (a normal float32), and 1 for an all-zero block.
       const scale = max > 0 ? 2 ** Math.max(-126, Math.ceil(Math.log2(max)) - 15) : 1;
-      scales[b] = scale;
+      scales[block] = scale;
       const inv = 1 / scale;
       for (let i = start; i < end; i++) scaled[i - start] = (values[i] as number) * inv;
       for (let i = start; i < end; i++) {

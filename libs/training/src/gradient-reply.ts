@@ -25,9 +25,8 @@ export function gradientReply(
   if (msg.gradDtype === undefined || msg.gradDtype === null) return { ...base, gradients: result.gradients };
   const parts = msg.microBatch ? Math.ceil(msg.count / msg.microBatch) : 1;
   const encoded = encodeHalf(result.gradients, msg.gradDtype, reuse, result.gradients.length / Math.max(1, parts));
-  if (reuse) {
-    reuse.values = encoded.values;
-    if (encoded.scales) reuse.scales = encoded.scales;
-  }
+  // Keep whole arrays for reuse: encodeHalf hands out views of shorter length into them.
+  if (reuse && reuse.values?.buffer !== encoded.values.buffer) reuse.values = encoded.values;
+  if (reuse && encoded.scales && reuse.scales?.buffer !== encoded.scales.buffer) reuse.scales = encoded.scales;
   return { ...base, gradients: encoded.values, gradDtype: msg.gradDtype, ...(encoded.scales ? { gradScales: encoded.scales } : {}) };
 }

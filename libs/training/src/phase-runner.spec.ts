@@ -264,6 +264,18 @@ describe('deterministic mode', () => {
     expect(Buffer.from(three.weights.buffer).equals(Buffer.from(one.weights.buffer))).toBe(true);
   });
 
+  it('more workers than micro-batches in a short last batch (48 = 32 + 16 over 4 workers): idle workers get empty shards, weights bit-identical to 1 worker', async () => {
+    const one = await trainWith(1, det({ batchSize: 48, microBatch: 32 }));
+    const links = Array.from({ length: 4 }, (_, i) => new TimedLink(`w${i}`, 1));
+    const four = await trainWith(links, det({ batchSize: 48, microBatch: 32 }));
+    expect(four.samples).toBe(one.samples);
+    // every shard asked for was a real one, and none was asked for twice (no worker was dropped)
+    const asked = links.flatMap((l) => l.counts);
+    expect(Math.min(...asked)).toBeGreaterThan(0);
+    expect(asked.reduce((a, b) => a + b, 0)).toBe(four.samples);
+    expect(Buffer.from(four.weights.buffer).equals(Buffer.from(one.weights.buffer))).toBe(true);
+  });
+
   it('handles a global batch that is not a multiple of the micro-batch or the worker count', async () => {
     const a = await trainWith(1, det({ batchSize: 30, microBatch: 7 }));
     const b = await trainWith(3, det({ batchSize: 30, microBatch: 7 }));

@@ -250,7 +250,18 @@ export class PhaseRunner {
       // The next global batch is gathered and augmented while the workers compute this one.
       const ahead = s + 1 < steps ? { s: s + 1, step: this.progress.step + 1 } : null;
       const result = await this.step(epoch, batch, lr, s * config.batchSize, () => {
-        if (ahead) next = new Promise((resolve) => setImmediate(() => resolve(batchOf(ahead.s, ahead.step))));
+        if (!ahead) return;
+        next = new Promise((resolve, reject) =>
+          setImmediate(() => {
+            try {
+              resolve(batchOf(ahead.s, ahead.step));
+            } catch (err) {
+              reject(err);
+            }
+          }),
+        );
+        // Awaited by the next step; should this step throw first, the rejection is not unhandled.
+        next.catch(() => undefined);
       });
       const { timings } = result;
       lossSum += result.loss * indices.length;
@@ -386,7 +397,7 @@ export class PhaseRunner {
       const micro = config.deterministic ? config.microBatch : 0;
       const split = (units: number) => (config.balanceShards === false ? shardRanges(units, links.length) : weightedShardRanges(units, this.speeds(links)));
       const ranges = micro
-        ? split(Math.ceil(batch.count / micro)).map((r) => ({ start: r.start * micro, end: Math.min(batch.count, r.end * micro) }))
+        ? split(Math.ceil(batch.count / micro)).map((r) => ({ start: Math.min(batch.count, r.start * micro), end: Math.min(batch.count, r.end * micro) }))
         : split(batch.count);
       // Parts of the all-reduce in order: one per rank, or in deterministic mode one per micro-batch.
       const partCounts = ranges.map(({ start, end }) => (micro ? microBatchCounts(end - start, micro) : [end - start]));
@@ -454,7 +465,8 @@ export class PhaseRunner {
         // Every worker's loss or gradient non-finite at the same weights: the model diverged, not a
         // worker. Stop; the last checkpoint stays the newest good one.
         const nonFinite = failed.filter(({ r }) => (r.reason as { code?: string } | undefined)?.code === 'E_TRAIN_NONFINITE');
-        if (nonFinite.length === links.length) {
+        const serving = ranges.filter(({ start, end }) => end > start).length;
+        if (nonFinite.length === serving) {
           throw new TrainingError(
             'E_TRAIN_NONFINITE',
             `the loss became non-finite at ${this.opts.name} step ${step} (epoch ${epoch + 1}, lr ${lr}) on every worker: ` +

@@ -81,6 +81,14 @@ describe('StreamingAverage', () => {
     avg.add(0, { gradients: parts[0]!, count: 1 });
     avg.add(1, { gradients: bad, count: 1 });
     expect([...avg.nonFinite].sort()).toEqual([1, 2]);
+    // a finite float16 value whose block scale carries it past float32's range (2^15 * 2^113)
+    const far = encodeHalf(gradient(8), 'float16');
+    far.values[3] = 0x7800;
+    far.scales![0] = 2 ** 113;
+    avg.begin([1, 1]);
+    avg.add(0, { gradients: parts[0]!, count: 1 });
+    avg.add(1, { gradients: far.values, gradDtype: 'float16', gradScales: far.scales!, count: 1 });
+    expect([...avg.nonFinite]).toEqual([1]);
     const huge = new Float32Array(N).fill(3e38);
     avg.begin([1, 1]);
     avg.add(0, { gradients: huge, count: 1 });

@@ -139,22 +139,22 @@ function accumulateF32(out: Float32Array, g: Float32Array, scale: number, first:
 function accumulate16(out: Float32Array, h: Uint16Array, table: Float32Array, blockScales: Float32Array | null, scale: number, first: boolean): boolean {
   const n = out.length;
   let bad = 0;
-  for (let start = 0, b = 0; start < n; start += HALF_BLOCK, b++) {
+  for (let start = 0, block = 0; start < n; start += HALF_BLOCK, block++) {
     const end = Math.min(n, start + HALF_BLOCK);
-    const bs = blockScales === null ? 1 : blockScales[b]!;
-    bad += bs - bs;
-    const s = bs * scale;
+    const bs = blockScales === null ? 1 : blockScales[block]!;
+    // The value the worker meant is table[h] * bs as a float32: that is what must be finite (a
+    // scale can carry a finite 16-bit value past float32's range).
     if (first) {
       for (let i = start; i < end; i++) {
-        const v = table[h[i]!]!;
+        const v = Math.fround(table[h[i]!]! * bs);
         bad += v - v;
-        out[i] = v * s;
+        out[i] = v * scale;
       }
     } else {
       for (let i = start; i < end; i++) {
-        const v = table[h[i]!]!;
+        const v = Math.fround(table[h[i]!]! * bs);
         bad += v - v;
-        out[i] = out[i]! + v * s;
+        out[i] = out[i]! + v * scale;
       }
     }
   }

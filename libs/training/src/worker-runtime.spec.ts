@@ -38,6 +38,11 @@ describe('WorkerRuntime', () => {
     expect(crcs.filter((c) => c !== undefined)).toHaveLength(1);
     // without new weights the worker still holds (and reports) the last version
     expect((await compute(rt, 99)).weightsVersion).toBe(WorkerRuntime.VERIFY_EVERY);
+    // a new model: the CRC verified for the old weights is not reported for the new ones
+    await rt.setModel(setModel);
+    const fresh = await compute(rt, 100);
+    expect(fresh.weightsVersion).toBe(0);
+    expect(fresh.weightsCrc).toBeUndefined();
     model.dispose();
     rt.dispose();
   }, 120_000);

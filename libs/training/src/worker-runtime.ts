@@ -61,6 +61,8 @@ export class WorkerRuntime {
     this.model = model;
     this.modelId = msg.modelId;
     this.version = msg.weightsVersion;
+    // A CRC verified for the previous model's weights must not be reported for these.
+    this.verifiedCrc = undefined;
     return { type: 'ready', modelId: msg.modelId, weightsCrc: weightsCrc(await readWeightsFlat(model, 'trainable')) };
   }
 

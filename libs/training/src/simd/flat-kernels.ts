@@ -27,7 +27,9 @@ function kernelModule(): WebAssembly.Module | null {
  * memory as float32 arrays of `length` values (each padded with zeros to a multiple of 4), and
  * the averaging and the SGD update run over them 4 lanes at a time. Measured here: 0.16 ms to add
  * one 1,250,858-value gradient (JS: 1.1–1.5 ms), 0.33 ms for the SGD step (JS: 2–3 ms).
- * Arithmetic is float32 with every operation rounded, the same on every machine.
+ * Arithmetic is float32 with every operation rounded, the same on every machine. Without
+ * WebAssembly SIMD (Node 16.4 and later all have it) the callers' JS loops run instead; they
+ * compute in double and round once per value, so such a run differs in the last bits.
  */
 export class FlatKernels {
   /** Trainable weights. */

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -181,10 +181,18 @@ describe('SharedWeightsFile', () => {
       expect(() => reader.read(bytes, 3, 6, 64e6)).toThrow(/holds model 3 version 7 \(trailer 3\/7\), the request is for model 3 version 6/);
       expect(() => reader.read(bytes, 3, 7, 1000)).toThrow(/E_PROTO_SIZE|exceed the bound of 1000 bytes/);
       expect(() => reader.read(bytes + 4, 3, 7, 64e6)).toThrow(/holds 400036/);
-      // a writer that died after the header: header and trailer disagree
+      // a writer that died mid-way (it writes the trailer first, the header last): they disagree
       file.publish(3, 8, w);
       writeFileSync(join(dir, 'weights.bin'), new Uint8Array(new Float64Array([3, 9]).buffer), { flag: 'r+' });
       expect(() => reader.read(bytes, 3, 9, 64e6)).toThrow(/holds model 3 version 9 \(trailer 3\/8\)/);
+      const torn = new SharedWeightsFile(join(dir, 'weights.bin'));
+      torn.publish(3, 10, w);
+      const trailerAt = bytes - 16;
+      const raw = readFileSync(join(dir, 'weights.bin'));
+      raw.set(new Uint8Array(new Float64Array([3, 11]).buffer), trailerAt);
+      writeFileSync(join(dir, 'weights.bin'), raw);
+      expect(() => reader.read(bytes, 3, 10, 64e6)).toThrow(/holds model 3 version 10 \(trailer 3\/11\)/);
+      torn.close();
       file.close();
       reader.close();
     } finally {

@@ -165,10 +165,12 @@ export class SharedWeightsFile {
     if (modelId === this.modelId && version === this.version && this.bytes === weights.byteLength + 2 * WEIGHTS_HEADER_BYTES) return this.bytes;
     const key = new Uint8Array(new Float64Array([modelId, version]).buffer);
     const body = new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength);
-    this.modelId = -1; // torn until the trailer is written
-    writeAll(this.fd, key, 0);
-    writeAll(this.fd, body, WEIGHTS_HEADER_BYTES);
+    this.modelId = -1; // torn until the header is written
+    // Trailer first, header last (a reader reads header, body, trailer in that order): a read that
+    // overlaps a write in any way sees a header and a trailer that disagree.
     writeAll(this.fd, key, WEIGHTS_HEADER_BYTES + body.byteLength);
+    writeAll(this.fd, body, WEIGHTS_HEADER_BYTES);
+    writeAll(this.fd, key, 0);
     this.modelId = modelId;
     this.version = version;
     this.bytes = body.byteLength + 2 * WEIGHTS_HEADER_BYTES;
