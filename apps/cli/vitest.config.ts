@@ -7,6 +7,7 @@ export default defineConfig({
   test: {
     name: 'cli',
     include: ['src/**/*.spec.ts'],
+    globalSetup: ['src/global-setup.ts'],
     environment: 'node',
     testTimeout: 300_000,
     hookTimeout: 300_000,

@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadCifar10, loadFinetuneDataset, normalizeImages, type ImageSet } from '@cifar-dist/data';
 import { classificationReport, confusionMatrix, formatClassificationReport, type ClassificationReport } from '@cifar-dist/metrics';
 import { tf } from '@cifar-dist/model';
@@ -10,7 +9,7 @@ import { useBackend } from './backend.js';
 import { exitCodeFor } from './errors.js';
 import { evaluateCommand } from './evaluate-command.js';
 import { evaluateModel } from './evaluate-model.js';
-import { argv, captureIo, FULL_RUN_DIR, makeTempDir, removeDir, runCli, saveTinyModel, SHARED_DATA_DIR } from './spec-helpers.js';
+import { argv, captureIo, makeTempDir, removeDir, runCli, saveTinyModel, SHARED_DATA_DIR } from './spec-helpers.js';
 
 const LIMIT = 200;
 let dir: string;
@@ -115,13 +114,15 @@ describe('evaluate', () => {
   });
 });
 
-const FULL_MODELS = ['model-cifar10', 'model-finetune'].map((m) => path.join(FULL_RUN_DIR, m));
-
-describe.skipIf(!FULL_MODELS.every((m) => existsSync(m)))('evaluate the trained models of runs/full-2', () => {
+describe('evaluate the trained models of a run (runs/full-2 when present, else a short run trained for the specs)', () => {
+  const runDir = inject('trainedRunDir');
+  const FULL_MODELS = ['model-cifar10', 'model-finetune'].map((m) => path.join(runDir, m));
   it.each([0, 1])('reproduces report.json phases[%i].test exactly', async (phase) => {
-    const run = JSON.parse(await readFile(path.join(FULL_RUN_DIR, 'report.json'), 'utf8')) as RunReport;
+    const run = JSON.parse(await readFile(path.join(runDir, 'report.json'), 'utf8')) as RunReport;
     const io = captureIo();
-    const got = await evaluateCommand(argv('--model', FULL_MODELS[phase] as string, '--data-dir', SHARED_DATA_DIR, '--json'), io);
+    // the test records the run evaluated on (all of them, unless it was trained with --test-limit)
+    const limit = run.config.testLimit ? ['--test-limit', String(run.config.testLimit)] : [];
+    const got = await evaluateCommand(argv('--model', FULL_MODELS[phase] as string, '--data-dir', SHARED_DATA_DIR, ...limit, '--json'), io);
     expect(got).toEqual(run.phases[phase]?.test);
   });
 });

@@ -1,13 +1,12 @@
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadCifar10, normalizeImages, type ImageSet } from '@cifar-dist/data';
 import { useBackend } from './backend.js';
 import { CliError } from './errors.js';
 import { loadModelDir, readRunReport } from './model-dir.js';
-import { FULL_RUN_DIR, makeTempDir, removeDir, saveTinyModel, SHARED_DATA_DIR } from './spec-helpers.js';
+import { makeTempDir, removeDir, saveTinyModel, SHARED_DATA_DIR } from './spec-helpers.js';
 
 /**
  * A file:// IOHandler for plain @tensorflow/tfjs (which has none in Node), written here from the
@@ -73,8 +72,8 @@ describe('a saved model', () => {
     }
   });
 
-  it.skipIf(!existsSync(path.join(FULL_RUN_DIR, 'model-finetune')))('runs/full-2/model-finetune: plain tfjs and the CLI loader predict identically', async () => {
-    const modelDir = path.join(FULL_RUN_DIR, 'model-finetune');
+  it('a trained model-finetune (runs/full-2, else a short run): plain tfjs and the CLI loader predict identically', async () => {
+    const modelDir = path.join(inject('trainedRunDir'), 'model-finetune');
     const plain = await tf.loadLayersModel(fileHandler(modelDir));
     const ours = await loadModelDir(modelDir);
     try {

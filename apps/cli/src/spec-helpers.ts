@@ -15,8 +15,6 @@ import type { CommandIo } from './command-io.js';
 export const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 /** The shared real data beside the repository (as in libs/data's specs). */
 export const SHARED_DATA_DIR = path.resolve(REPO_ROOT, '../shared/data');
-/** A finished full run on the development machine; absent in CI (tests that need it are skipped). */
-export const FULL_RUN_DIR = path.join(REPO_ROOT, 'runs/full-2');
 
 export function makeTempDir(): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), 'cifar-cli-spec-'));
