@@ -33,7 +33,8 @@ export interface StartOptions {
   host: string;
   port: number;
   token?: string;
-  resume: boolean;
+  /** true: continue the run in `out`; 'auto': continue it when it holds a checkpoint (see runTraining). */
+  resume: boolean | 'auto';
   /** Config fields given explicitly: on resume they override the checkpoint's (see runTraining). */
   explicit?: ReadonlySet<keyof TrainConfig>;
   requestTimeoutMs: number;
@@ -61,7 +62,7 @@ export async function startCoordinator(opts: StartOptions): Promise<CoordinatorR
   await tf.setBackend('cpu');
   // A resumed run reads the data directory saved in its checkpoint unless one is given: then there
   // is nothing to fetch here (and no default ./data to fill by mistake).
-  if (!opts.resume || opts.explicit === undefined || opts.explicit.has('dataDir')) {
+  if (opts.resume !== true || opts.explicit === undefined || opts.explicit.has('dataDir')) {
     await ensureDataset(config.dataDir, 'cifar10', { log });
     await ensureDataset(config.dataDir, 'cifar100', { log });
   }

@@ -19,9 +19,21 @@ export interface TrainProcess {
 
 /** Starts the launcher with `args`. */
 export function startTrain(args: string[]): TrainProcess {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), LAUNCH, ...args], {
+  return startEntry(LAUNCH, args);
+}
+
+/**
+ * Starts one of the coordinator app's entry points (`src/<name>.ts`: main = `npm run coordinator`,
+ * node = `npm run node`) with `args`, as npm would (tsx, real processes and sockets).
+ */
+export function startApp(name: 'main' | 'node' | 'launch', args: string[], env: NodeJS.ProcessEnv = {}): TrainProcess {
+  return startEntry(path.join(REPO, `apps/coordinator/src/${name}.ts`), args, env);
+}
+
+function startEntry(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): TrainProcess {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), entry, ...args], {
     cwd: REPO,
-    env: { ...process.env, TSX_TSCONFIG_PATH: path.join(REPO, 'apps/coordinator/tsconfig.json') },
+    env: { ...process.env, TSX_TSCONFIG_PATH: path.join(REPO, 'apps/coordinator/tsconfig.json'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

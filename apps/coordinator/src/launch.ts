@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_NAMES, launchGpus, type BackendName } from '@cifar-dist/model';
-import { addTrainOptions, configFromOptions, defaultRunDir, explicitConfigKeys, type CoordinatorOptions } from './options.js';
+import { addTrainOptions, configFromOptions, explicitConfigKeys, runFolder, type CoordinatorOptions } from './options.js';
 import { startCoordinator } from './coordinator.js';
 import { exitCodeFor } from './exit-codes.js';
 import { spawnLocalWorker } from './spawn-worker.js';
@@ -33,7 +33,7 @@ async function main(argv: string[]): Promise<void> {
   const { gpus, backend: gpuBackend } = await launchGpus(o.backend);
   const backend = o.backend ?? gpuBackend;
   const workers = o.workers ?? (gpus > 0 ? gpus : availableParallelism());
-  const out = typeof o.resume === 'string' ? o.resume : o.out ?? defaultRunDir();
+  const { out, resume } = runFolder(o);
   const token = o.token ?? process.env['CIFAR_DIST_TOKEN'];
   const run = await startCoordinator({
     config: configFromOptions(o),
@@ -41,7 +41,7 @@ async function main(argv: string[]): Promise<void> {
     host: o.host,
     port: o.port,
     ...(token ? { token } : {}),
-    resume: Boolean(o.resume),
+    resume,
     explicit: explicitConfigKeys(program),
     requestTimeoutMs: o.requestTimeout,
     shm: o.shm,

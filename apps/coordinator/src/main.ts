@@ -1,6 +1,6 @@
 import { networkInterfaces } from 'node:os';
 import { Command } from 'commander';
-import { addTrainOptions, configFromOptions, defaultRunDir, explicitConfigKeys, type CoordinatorOptions } from './options.js';
+import { addTrainOptions, configFromOptions, explicitConfigKeys, runFolder, type CoordinatorOptions } from './options.js';
 import { startCoordinator } from './coordinator.js';
 import { exitCodeFor } from './exit-codes.js';
 import { createLog } from './log.js';
@@ -13,14 +13,14 @@ async function main(argv: string[]): Promise<void> {
   program.parse(argv);
   const o = program.opts<CoordinatorOptions>();
   const log = createLog('coordinator', o.logLevel);
-  const out = typeof o.resume === 'string' ? o.resume : o.out ?? defaultRunDir();
+  const { out, resume } = runFolder(o);
   const run = await startCoordinator({
     config: configFromOptions(o),
     out,
     host: o.host,
     port: o.port,
     ...(o.token ?? process.env['CIFAR_DIST_TOKEN'] ? { token: o.token ?? process.env['CIFAR_DIST_TOKEN'] } : {}),
-    resume: Boolean(o.resume),
+    resume,
     explicit: explicitConfigKeys(program),
     requestTimeoutMs: o.requestTimeout,
     shm: o.shm,

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { addTrainOptions, configFromOptions, type CoordinatorOptions } from './options.js';
+import { addTrainOptions, configFromOptions, runFolder, type CoordinatorOptions } from './options.js';
 
 function parse(args: string[]): CoordinatorOptions {
   const cmd = addTrainOptions(new Command('t').exitOverride());
@@ -55,5 +55,16 @@ describe('explicitConfigKeys', () => {
     } finally {
       if (saved !== undefined) process.env['CIFAR_DATA_DIR'] = saved;
     }
+  });
+
+  it('--resume [dir|auto] picks the run folder and the mode', () => {
+    const now = new Date('2026-12-01T05:06:07.089Z');
+    expect(runFolder(parse([]), now)).toEqual({ out: 'runs/2026-12-01T05-06-07-089Z', resume: false });
+    expect(runFolder(parse(['--out', 'r1']), now)).toEqual({ out: 'r1', resume: false });
+    expect(runFolder(parse(['--out', 'r1', '--resume']), now)).toEqual({ out: 'r1', resume: true });
+    expect(runFolder(parse(['--resume', 'r2']), now)).toEqual({ out: 'r2', resume: true });
+    expect(runFolder(parse(['--resume', './auto']), now)).toEqual({ out: './auto', resume: true });
+    expect(runFolder(parse(['--out', 'r3', '--resume', 'auto']), now)).toEqual({ out: 'r3', resume: 'auto' });
+    expect(() => runFolder(parse(['--resume', 'auto']), now)).toThrow(/--resume auto needs --out/);
   });
 });

@@ -83,7 +83,7 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--port <n>', 'coordinator port (0: any free port)', nonNegInt('--port'), 0)
     .option('--host <addr>', 'address to listen on; anything but loopback requires --token', '127.0.0.1')
     .option('--token <secret>', 'shared secret workers must present (else env CIFAR_DIST_TOKEN)')
-    .option('--resume [dir]', 'continue from the newest good checkpoint in --out (or in dir)')
+    .option('--resume [dir]', "continue from the newest good checkpoint in --out (or in dir); 'auto': continue when --out holds a checkpoint, else start a new run there (for schedulers that restart a job)")
     .option('--min-workers <n>', 'wait until this many workers are connected before each step', positiveInt('--min-workers'), 1)
     .option('--deterministic', 'bit-identical weights for any number of workers and across --resume (fixed micro-batches, keyed dropout; more gradient traffic)', false)
     .option('--micro-batch <n>', 'micro-batch size of --deterministic', positiveInt('--micro-batch'), d.microBatch)
@@ -98,6 +98,21 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--request-timeout <ms>', 'a worker that does not answer a request within this is dropped', positiveInt('--request-timeout'), 120_000)
     .option('--dashboard-port <n>', 'serve a live run page on 127.0.0.1:<n> (0: any free port; off by default)', nonNegInt('--dashboard-port'))
     .addOption(new Option('--log-level <level>', 'log verbosity').choices(['error', 'warn', 'info', 'debug']).default('info'));
+}
+
+/**
+ * The run folder and resume mode the options ask for: `--resume <dir>` continues the run in dir,
+ * `--resume` the run in --out, `--resume auto` the run in --out when it holds a checkpoint (else a
+ * new run there; a folder literally named auto is `--resume ./auto`).
+ * @throws InvalidArgumentError for `--resume auto` without --out (a fresh timestamped folder never holds a checkpoint)
+ */
+export function runFolder(o: Pick<CoordinatorOptions, 'out' | 'resume'>, now = new Date()): { out: string; resume: boolean | 'auto' } {
+  if (o.resume === 'auto') {
+    if (o.out === undefined) throw new InvalidArgumentError('--resume auto needs --out <dir>: the folder to continue or to start in');
+    return { out: o.out, resume: 'auto' };
+  }
+  if (typeof o.resume === 'string') return { out: o.resume, resume: true };
+  return { out: o.out ?? defaultRunDir(now), resume: o.resume === true };
 }
 
 /** Default run directory: runs/<ISO timestamp without colons>. */

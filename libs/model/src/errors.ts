@@ -15,6 +15,8 @@ export type ModelErrorCode =
   | 'E_INPUT_SHAPE'
   /** A label that is not an integer class id in `[0, numClasses)`. */
   | 'E_LABEL_RANGE'
+  /** A GPU list (--gpus, CUDA_VISIBLE_DEVICES) that does not name GPUs by index. */
+  | 'E_GPU_LIST'
   /** A forced backend could not be loaded or activated. */
   | 'E_BACKEND_UNAVAILABLE'
   /** A convolution the wasm gradient kernels cannot express (stride/dilation != 1, NCHW). */

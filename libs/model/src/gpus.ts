@@ -3,6 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BackendName } from './backend.js';
+import { ModelError } from './errors.js';
 import { isEmulatedAdapterName, probeAdapters, type AdapterProbe } from './webgpu.js';
 
 /** Injectable probes of {@link countGpus} (tests); the defaults read the real machine. */
@@ -108,4 +109,27 @@ export async function launchGpus(backend: BackendName | undefined, probes: Launc
     default:
       return { gpus: 0 };
   }
+}
+
+/**
+ * The GPUs a per-node stage gives its workers, one worker each, by index: the list given
+ * (`--gpus 2,3`), else CUDA_VISIBLE_DEVICES (how Slurm, the Kubernetes device plugin and most
+ * schedulers name the GPUs they assigned: a worker pinned to index i then sets
+ * CUDA_VISIBLE_DEVICES=i, see selectBackend), else the `detected` GPUs 0..detected-1. An empty
+ * CUDA_VISIBLE_DEVICES, `NoDevFiles` (Slurm, no GPU allocated) or a negative index mean none.
+ * @throws ModelError E_GPU_LIST for entries that are not indices (GPU UUIDs, MIG names): pass --gpus
+ */
+export function nodeGpuIds(list: string | undefined, env: NodeJS.ProcessEnv, detected: number): number[] {
+  const fromEnv = env['CUDA_VISIBLE_DEVICES'];
+  const source = list !== undefined ? { what: '--gpus', text: list } : fromEnv !== undefined ? { what: 'CUDA_VISIBLE_DEVICES', text: fromEnv } : null;
+  if (source === null) return Array.from({ length: detected }, (_, i) => i);
+  const text = source.text.trim();
+  if (text === '' || text === 'NoDevFiles' || /^-\d+$/.test(text)) return [];
+  return text.split(',').map((entry) => {
+    const id = entry.trim();
+    if (!/^\d+$/.test(id)) {
+      throw new ModelError('E_GPU_LIST', `${source.what}=${source.text}: '${id}' is not a GPU index (name the GPUs by index, e.g. --gpus 0,1)`);
+    }
+    return Number(id);
+  });
 }

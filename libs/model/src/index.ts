@@ -42,7 +42,7 @@ export {
   type SelectBackendOptions,
 } from './backend.js';
 export { installWasmConvGradients, wasmConvGradientsInstalled } from './wasm-conv-gradients.js';
-export { countGpus, countWebgpuAdapters, launchGpus, tfjsNodeGpuInstalled, type GpuProbes, type LaunchGpuProbes, type LaunchGpus } from './gpus.js';
+export { countGpus, countWebgpuAdapters, launchGpus, nodeGpuIds, tfjsNodeGpuInstalled, type GpuProbes, type LaunchGpuProbes, type LaunchGpus } from './gpus.js';
 export {
   startWebgpu,
   formatAdapter,

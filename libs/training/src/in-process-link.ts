@@ -16,10 +16,13 @@ import { WorkerRuntime } from './worker-runtime.js';
  */
 export class InProcessLink implements WorkerLink {
   readonly info: WorkerInfo;
-  readonly runtime = new WorkerRuntime();
   alive = true;
 
-  constructor(workerId: string) {
+  /** @param runtime what serves the requests (default: a WorkerRuntime; a NodeRuntime stands for a per-node stage) */
+  constructor(
+    workerId: string,
+    readonly runtime: Pick<WorkerRuntime, 'setModel' | 'compute' | 'evaluate' | 'dispose'> = new WorkerRuntime(),
+  ) {
     this.info = { workerId, backend: 'in-process', device: 'cpu', hostname: 'localhost', pid: process.pid };
   }
 

@@ -18,3 +18,6 @@ export { runTraining, type RunOptions } from './run.js';
 export { SocketCoordinatorServer, type SocketServerOptions } from './transport/socket-server.js';
 export { runSocketWorker, type SocketWorkerOptions } from './transport/socket-worker.js';
 export { ZeroComputeRuntime } from './zero-compute-runtime.js';
+export { ShardedCompute, microBatchCounts, type ModelSource, type Reduction, type ShardedBatch, type ShardedResult } from './sharded-compute.js';
+export { PartCollector } from './part-collector.js';
+export { NodeRuntime, type NodeRuntimeOptions } from './node-runtime.js';

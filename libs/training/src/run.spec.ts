@@ -69,23 +69,29 @@ describe('runTraining: both phases, checkpoints, resume', () => {
     expect(report.phases[0].steps).toBe(6);
   });
 
-  for (const crashAt of [{ phase: 'cifar10', epoch: 1 }, { phase: 'finetune', epoch: 1 }]) {
-    it(`resumed after a crash in ${crashAt.phase} epoch ${crashAt.epoch + 1}, ends with bit-identical weights`, async () => {
+  // The finetune case runs both times with resume 'auto' (a scheduler restarting a job into its
+  // folder): a new run in the empty folder first, then the continuation of its checkpoints.
+  for (const crashAt of [{ phase: 'cifar10', epoch: 1, resume: true }, { phase: 'finetune', epoch: 1, resume: 'auto' }] as const) {
+    it(`resumed (resume: ${crashAt.resume}) after a crash in ${crashAt.phase} epoch ${crashAt.epoch + 1}, ends with bit-identical weights`, async () => {
       const out = await tempDir();
+      const firstLogs: string[] = [];
       await expect(
         runTraining({
           config,
           pool: pool(2),
           out,
+          ...(crashAt.resume === 'auto' ? { resume: 'auto' as const } : {}),
           hooks: {
+            log: (m) => firstLogs.push(m),
             onEpochEnd: async (runner, record) => {
               if (runner.opts.name === crashAt.phase && record.epoch === crashAt.epoch) throw new Crash('simulated crash');
             },
           },
         }),
       ).rejects.toBeInstanceOf(Crash);
+      if (crashAt.resume === 'auto') expect(firstLogs).toContain(`--resume auto: no checkpoint under ${path.join(out, 'checkpoints')}; starting a new run`);
       const logs: string[] = [];
-      await runTraining({ config, pool: pool(2), out, resume: true, hooks: { log: (m) => logs.push(m) } });
+      await runTraining({ config, pool: pool(2), out, resume: crashAt.resume, hooks: { log: (m) => logs.push(m) } });
       expect(logs.some((l) => l.startsWith('resuming from'))).toBe(true);
       for (const model of ['model-cifar10', 'model-finetune']) {
         if (crashAt.phase === 'finetune' && model === 'model-cifar10') continue;

@@ -23,7 +23,12 @@ export interface RunOptions {
   pool: WorkerPool;
   /** Run directory: checkpoints/, model-cifar10/, model-finetune/, report.json. */
   out: string;
-  resume?: boolean;
+  /**
+   * true: continue from the newest good checkpoint under `<out>/checkpoints` (there must be one).
+   * 'auto' (schedulers that restart a job into the same folder): continue when there is one, start
+   * a new run when there is none.
+   */
+  resume?: boolean | 'auto';
   /**
    * On resume, the settings given explicitly (e.g. on the command line): they override the
    * checkpoint's saved config; every other setting is taken from the checkpoint. Absent: `config`
@@ -109,9 +114,13 @@ export async function runTraining(opts: RunOptions): Promise<RunReport> {
   let resumeFrom: Checkpoint | null = null;
   if (opts.resume) {
     resumeFrom = await findLatestCheckpoint(ckptRoot, log);
-    if (resumeFrom === null) {
+    if (resumeFrom === null && opts.resume === 'auto') {
+      log(`--resume auto: no checkpoint under ${ckptRoot}; starting a new run`);
+    } else if (resumeFrom === null) {
       throw new TrainingError('E_TRAIN_CONFIG', `--resume: no good checkpoint under ${ckptRoot}; nothing to resume (leave out --resume to start a new run)`);
     }
+  }
+  if (resumeFrom !== null) {
     log(`resuming from ${resumeFrom.dir}`);
     if (opts.explicit) config = resumedConfig(resumeFrom.state.config, opts.config, opts.explicit, log);
   }

@@ -15,6 +15,7 @@ import { positiveInt } from '../options.js';
 import { computeCeiling } from './ceiling.js';
 import { benchCoordinatorOnly, formatCoordinatorOnly } from './coordinator-only.js';
 import { codecCost } from './codec-cost.js';
+import { benchTwoHosts, formatTwoHosts } from './two-hosts.js';
 import { defaultPython, runPeer, type PeerResult } from './peer.js';
 import { ownPeakRssMb } from './rss.js';
 import { BenchCluster, syntheticSet } from './throughput.js';
@@ -33,6 +34,7 @@ interface BenchOptions {
   blasDir?: string;
   backend?: string;
   coordinatorOnly: boolean;
+  twoHosts: boolean;
   gradDtype: GradDtype;
 }
 
@@ -71,6 +73,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--backend <name>', 'force the workers\' backend')
     .addOption(new Option('--grad-dtype <dtype>', 'dtype of the workers\' gradients (with --coordinator-only)').choices([...GRAD_DTYPES]).default('float32'))
     .option('--coordinator-only', 'time the coordinator alone: zero-compute workers (N = 1, 2, 4, 8 over shared memory; 2, 4 over the socket) beside PyTorch\'s gloo all_reduce + SGD step', false)
+    .option('--two-hosts', 'step times with zero-compute workers in 2 network namespaces × 2 (root: ip netns), links shaped to 10 and 1 Gbit/s, and the bytes per step on each link', false)
     .parse(argv)
     .opts<BenchOptions>();
   const workers = o.workers ?? availableParallelism();
@@ -78,6 +81,12 @@ async function main(argv: string[]): Promise<void> {
   const windows = o.quick ? 3 : o.windows;
   const windowSteps = o.quick ? 3 : o.windowSteps;
   const warmup = o.quick ? 2 : 3;
+  if (o.twoHosts) {
+    const figures = await benchTwoHosts({ perWorkerBatch: o.batch, warmup, windows, windowSteps: o.quick ? 5 : 10, log });
+    const report = { date: new Date().toISOString(), machine: machineName(), ...figures };
+    await emitBench(formatTwoHosts(figures, `two hosts (network namespaces), ${report.machine}`), report, o.out, log);
+    return;
+  }
   const { source, data } = await loadSource(o.dataDir, log);
   if (o.coordinatorOnly) {
     const figures = await benchCoordinatorOnly({ source, perWorkerBatch: o.batch, warmup, windows, windowSteps: o.quick ? 10 : 40, python: o.python, peer: o.peer, gradDtype: o.gradDtype, log });

@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { ImageSet } from '@cifar-dist/data';
 import { createModel, tf } from '@cifar-dist/model';
@@ -214,13 +213,9 @@ export class BenchCluster {
   }
 }
 
-const ZERO_COMPUTE_WORKER = fileURLToPath(new URL('./zero-compute-worker.ts', import.meta.url));
-const COORDINATOR_TSCONFIG = fileURLToPath(new URL('../../tsconfig.json', import.meta.url));
-
 /** A worker process that skips the compute (zero-compute-worker.ts), output piped. */
 function spawnZeroComputeWorker(url: string, workerId: string, seed: number, shm: boolean): ChildProcess {
-  const args = ['--import', import.meta.resolve('tsx'), ZERO_COMPUTE_WORKER, url, workerId, String(seed), ...(shm ? [] : ['--no-shm'])];
-  return spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TSX_TSCONFIG_PATH: COORDINATOR_TSCONFIG } });
+  return spawnLocalWorker({ url, workerId, stdio: 'pipe', zeroCompute: { seed, shm } });
 }
 
 /** The last log lines of a worker, as one line (JSON log lines shown by their message). */

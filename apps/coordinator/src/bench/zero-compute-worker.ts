@@ -1,7 +1,9 @@
 /**
  * A worker process that skips the compute (ZeroComputeRuntime): started only by
- * `npm run bench -- --coordinator-only`, to time the coordinator alone. Never a training path.
- * Arguments: <coordinator url> <worker id> <seed> [--no-shm]
+ * `npm run bench -- --coordinator-only` (the coordinator alone) and `--two-hosts` (the network
+ * alone). Never a training path.
+ * Arguments: <coordinator url> <worker id> <seed> [--no-shm]; the token, when the coordinator
+ * wants one, in env CIFAR_DIST_TOKEN.
  */
 import { runSocketWorker, ZeroComputeRuntime } from '@cifar-dist/training';
 
@@ -14,7 +16,8 @@ const parent = process.ppid;
 setInterval(() => {
   if (process.ppid !== parent) process.exit(6);
 }, 1000).unref();
-runSocketWorker({ url, workerId, backend: 'zero-compute', device: 'none', runtime: new ZeroComputeRuntime(Number(seed)), shm: flag !== '--no-shm' }).then(
+const token = process.env['CIFAR_DIST_TOKEN'];
+runSocketWorker({ url, workerId, ...(token ? { token } : {}), backend: 'zero-compute', device: 'none', runtime: new ZeroComputeRuntime(Number(seed)), shm: flag !== '--no-shm' }).then(
   () => process.exit(0),
   (err: unknown) => {
     process.stderr.write(`zero-compute worker: ${(err as Error).message}\n`);

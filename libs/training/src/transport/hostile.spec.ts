@@ -312,7 +312,7 @@ const CASES: Case[] = [
         ctx.ack(encodeMessage({ ...(first as GradientMessage), step: ctx.msg.step }));
       };
     })(),
-    reasons: [/dropping worker bad: worker bad computed at weights version 0, coordinator holds version 1/],
+    reasons: [/dropping worker bad: worker bad computed at weights version 0, the current version is 1/],
   },
   {
     name: '(h3) its step-0 gradient acked twice and pushed a third time unsolicited',
