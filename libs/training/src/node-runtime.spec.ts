@@ -41,6 +41,17 @@ class DyingLink extends InProcessLink {
   }
 }
 
+/** An in-process worker that takes `delayMs` longer per request (a slower host: the wait costs no CPU). */
+class SlowLink extends InProcessLink {
+  constructor(id: string, private readonly delayMs: number) {
+    super(id);
+  }
+  override async compute(msg: ComputeMessage): Promise<GradientMessage> {
+    await new Promise((r) => setTimeout(r, this.delayMs));
+    return super.compute(msg);
+  }
+}
+
 /** An in-process worker whose every loss is NaN (as a diverged model gives on every worker). */
 class NanLink extends InProcessLink {
   override async compute(msg: ComputeMessage): Promise<GradientMessage> {
@@ -158,6 +169,30 @@ describe('per-node stage, deterministic mode (micro-batch gradients passed throu
     const run = await trainOver([node('n0', workers('a', 2)), n1], config({ epochs: 2 }));
     expect(same(run.weights, flat.weights)).toBe(true);
     expect(run.logs.some((l) => /dropping worker n1: .*only 0 of 1 workers/.test(l))).toBe(true);
+  });
+
+  it('the coordinator sizes each node\'s shard by the node\'s measured speed: a node of slow workers gets fewer micro-batches, bit-identically', async () => {
+    const counted = (link: InProcessLink): { link: InProcessLink; counts: number[] } => {
+      const counts: number[] = [];
+      const real = link.compute.bind(link);
+      link.compute = async (msg: ComputeMessage): Promise<GradientMessage> => {
+        counts.push(msg.count);
+        return real(msg);
+      };
+      return { link, counts };
+    };
+    const fast = counted(node('fast', [new SlowLink('a0', 0), new SlowLink('a1', 0)]));
+    const slow = counted(node('slow', [new SlowLink('b0', 400), new SlowLink('b1', 400)]));
+    const run = await trainOver([fast.link, slow.link], config({ epochs: 2 }));
+    expect(same(run.weights, flat.weights)).toBe(true);
+    // Step 0: nothing measured, equal halves (3 + 2 micro-batches of 8). From then on the slow
+    // node's wall time (400 ms more per request, several times the fast node's) moves
+    // micro-batches to the fast one: at most one of the 5 goes to the slow node (none: no request).
+    expect(fast.counts[0]).toBe(24);
+    expect(slow.counts[0]).toBe(16);
+    expect(fast.counts).toHaveLength(8);
+    expect(fast.counts.slice(1).every((n) => n >= 32)).toBe(true);
+    expect(slow.counts.slice(1).every((n) => n <= 8)).toBe(true);
   });
 
   it('every worker of every node non-finite: the run stops with E_TRAIN_NONFINITE, as with flat workers', async () => {
