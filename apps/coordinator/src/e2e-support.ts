@@ -36,6 +36,11 @@ function startEntry(entry: string, args: string[], env: NodeJS.ProcessEnv = {}):
     env: { ...process.env, TSX_TSCONFIG_PATH: path.join(REPO, 'apps/coordinator/tsconfig.json'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return watchProcess(child, path.basename(entry));
+}
+
+/** Collects a started process's stdout and stderr, and lets a test wait for its lines and its exit. */
+export function watchProcess(child: ChildProcess, name: string): TrainProcess {
   let output = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer): void => {
@@ -60,7 +65,7 @@ function startEntry(entry: string, args: string[], env: NodeJS.ProcessEnv = {}):
         };
         const timer = setTimeout(() => {
           listeners.delete(check);
-          reject(new Error(`no ${re} in the output within ${timeoutMs} ms:\n${output.slice(-3000)}`));
+          reject(new Error(`${name}: no ${re} in the output within ${timeoutMs} ms:\n${output.slice(-3000)}`));
         }, timeoutMs);
         listeners.add(check);
         check();

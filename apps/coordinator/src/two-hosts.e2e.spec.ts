@@ -1,21 +1,23 @@
 /**
  * Two hosts for real: the coordinator in one network namespace, two workers in another, joined by
  * a veth pair (netns.ts). The workers' namespace has its own /dev/shm, so every frame crosses the
- * link as it would between two machines. Needs root and `ip netns`; skipped with the reason where
+ * link as it would between two machines. Then the same run with the two workers behind a per-node
+ * stage (`npm run node`) on that host: they reach it through that host's shared memory, and only
+ * one gradient per step crosses the link. Needs root and `ip netns`; skipped with the reason where
  * either is missing, and failed instead under CI.
  */
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '@cifar-dist/training';
-import { DATA, REPO } from './e2e-support.js';
+import { DATA, REPO, watchProcess, type TrainProcess } from './e2e-support.js';
 import { createLab, netnsSupport, type NetnsLab } from './netns.js';
 
 const COORDINATOR = path.join(REPO, 'apps/coordinator/src/main.ts');
 const WORKER = path.join(REPO, 'apps/worker/src/main.ts');
+const NODE_STAGE = path.join(REPO, 'apps/coordinator/src/node.ts');
 /** The 10-class model's weights as float32: what must cross the link for every worker. */
 const WEIGHTS_BYTES = 1_250_858 * 4;
 
@@ -27,47 +29,6 @@ if (!support.ok) {
   console.warn(`${msg}: skipped`);
 }
 
-/** A process started in a namespace, its output collected. */
-interface Watched {
-  child: ChildProcess;
-  output(): string;
-  exited: Promise<number | null>;
-  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-}
-
-function watch(child: ChildProcess, name: string): Watched {
-  let output = '';
-  const listeners = new Set<() => void>();
-  const onData = (d: Buffer): void => {
-    output += d.toString();
-    for (const l of listeners) l();
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return {
-    child,
-    output: () => output,
-    exited,
-    waitFor: (re, timeoutMs = 120_000) =>
-      new Promise((resolve, reject) => {
-        const check = (): void => {
-          const m = output.match(re);
-          if (!m) return;
-          listeners.delete(check);
-          clearTimeout(timer);
-          resolve(m);
-        };
-        const timer = setTimeout(() => {
-          listeners.delete(check);
-          reject(new Error(`${name}: no ${re} within ${timeoutMs} ms:\n${output.slice(-3000)}`));
-        }, timeoutMs);
-        listeners.add(check);
-        check();
-      }),
-  };
-}
-
 /** Node with tsx, as `npm run coordinator` / `npm run worker` start it. */
 function tsxArgv(script: string, tsconfig: string, args: string[]): { argv: string[]; env: NodeJS.ProcessEnv } {
   const env: NodeJS.ProcessEnv = { ...process.env, TSX_TSCONFIG_PATH: path.join(REPO, tsconfig) };
@@ -76,6 +37,8 @@ function tsxArgv(script: string, tsconfig: string, args: string[]): { argv: stri
 }
 
 let lab: NetnsLab | null = null;
+/** What the flat run moved over the link (the per-node run is compared with it). */
+let flatRun: { rx: number; tx: number; steps: number[] } | null = null;
 const dirs: string[] = [];
 afterAll(async () => {
   await lab?.teardown();
@@ -90,10 +53,10 @@ describe.skipIf(!support.ok)('two hosts: coordinator and workers in separate net
     dirs.push(out);
     const token = randomBytes(16).toString('hex');
     const host = lab.address('coord');
-    const procs: Watched[] = [];
-    const start = (role: string, name: string, script: string, tsconfig: string, args: string[]): Watched => {
+    const procs: TrainProcess[] = [];
+    const start = (role: string, name: string, script: string, tsconfig: string, args: string[]): TrainProcess => {
       const { argv, env } = tsxArgv(script, tsconfig, args);
-      const w = watch((lab as NetnsLab).spawn(role, argv, { cwd: REPO, env }), name);
+      const w = watchProcess((lab as NetnsLab).spawn(role, argv, { cwd: REPO, env }), name);
       procs.push(w);
       return w;
     };
@@ -105,7 +68,7 @@ describe.skipIf(!support.ok)('two hosts: coordinator and workers in separate net
       ]);
       const url = (await coordinator.waitFor(/--connect (http:\/\/[0-9.]+:\d+)/))[1] as string;
       expect(url.startsWith(`http://${host}:`)).toBe(true);
-      const worker = (id: string, extra: string[]): Watched =>
+      const worker = (id: string, extra: string[]): TrainProcess =>
         start('host1', id, WORKER, 'apps/worker/tsconfig.json', ['--connect', url, '--worker-id', id, '--backend', 'wasm', '--reconnect-timeout', '60', ...extra]);
 
       // Refused before anything of the run leaves: no token, and a wrong one.
@@ -155,6 +118,58 @@ describe.skipIf(!support.ok)('two hosts: coordinator and workers in separate net
       console.log(`two-hosts e2e: ${refusedRx} bytes reached the host namespace while the two workers were refused; then it received ${(rx / 1e6).toFixed(1)} MB, sent ${(tx / 1e6).toFixed(1)} MB; ${((Date.now() - t0) / 1000).toFixed(0)} s`);
       expect(rx).toBeGreaterThan(2 * WEIGHTS_BYTES);
       expect(tx).toBeGreaterThan(2 * WEIGHTS_BYTES);
+      flatRun = { rx, tx, steps: report.phases.map((p) => p.steps) };
+    } finally {
+      for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+      await lab.teardown();
+    }
+  }, 240_000);
+
+  it('the same run with the two workers behind a per-node stage: they use the host\'s shared memory, and half the bytes cross the link', async () => {
+    if (flatRun === null) throw new Error('the flat run (previous test) did not complete');
+    lab = await createLab({ hub: 'coord', hosts: ['host1'] });
+    const out = await mkdtemp(path.join(tmpdir(), 'cifar-dist-two-hosts-node-'));
+    dirs.push(out);
+    const token = randomBytes(16).toString('hex');
+    const host = lab.address('coord');
+    const procs: TrainProcess[] = [];
+    const start = (role: string, name: string, script: string, args: string[]): TrainProcess => {
+      const { argv, env } = tsxArgv(script, 'apps/coordinator/tsconfig.json', args);
+      const w = watchProcess((lab as NetnsLab).spawn(role, argv, { cwd: REPO, env }), name);
+      procs.push(w);
+      return w;
+    };
+    try {
+      const coordinator = start('coord', 'coordinator', COORDINATOR, [
+        '--host', host, '--port', '0', '--token', token, '--out', out, '--data-dir', DATA,
+        '--epochs', '1', '--finetune-epochs', '1', '--train-limit', '600', '--test-limit', '300', '--no-eval-train',
+      ]);
+      const url = (await coordinator.waitFor(/--connect (http:\/\/[0-9.]+:\d+)/))[1] as string;
+      const before = await lab.counters('host1');
+      const stage = start('host1', 'node', NODE_STAGE, ['--connect', url, '--token', token, '--workers', '2', '--backend', 'wasm', '--node-id', 'host1-node']);
+      expect(await coordinator.exited, coordinator.output().slice(-3000)).toBe(0);
+      expect(await stage.exited, stage.output().slice(-3000)).toBe(0);
+
+      const report = JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8')) as RunReport;
+      expect(report.workers.map((w) => w.workerId)).toEqual(['host1-node']);
+      expect(report.phases.map((p) => p.steps)).toEqual(flatRun.steps);
+      expect(report.phases.every((p) => p.history.every((h) => h.workers === 1))).toBe(true);
+      // The coordinator sees one member over the socket; the node's own workers use its host's /dev/shm.
+      expect(coordinator.output()).toMatch(/worker host1-node joined \(wasm, node of 2 workers/);
+      expect(coordinator.output()).not.toMatch(/large frames through shared memory/);
+      expect(stage.output()).toMatch(/worker host1-node\/w0 is on this machine: large frames through shared memory/);
+      expect(stage.output()).toMatch(/worker host1-node\/w1 is on this machine: large frames through shared memory/);
+      const after = await lab.counters('host1');
+      const rx = after.host.rxBytes - before.host.rxBytes;
+      const tx = after.host.txBytes - before.host.txBytes;
+      console.log(
+        `two-hosts e2e, per-node: the host received ${(rx / 1e6).toFixed(1)} MB and sent ${(tx / 1e6).toFixed(1)} MB ` +
+          `(flat: ${(flatRun.rx / 1e6).toFixed(1)} and ${(flatRun.tx / 1e6).toFixed(1)} MB) for the same ${flatRun.steps.join(' + ')} steps`,
+      );
+      // One weights copy down and one gradient up per step instead of two (+ the same images).
+      expect(tx).toBeLessThan(0.6 * flatRun.tx);
+      expect(rx).toBeLessThan(0.6 * flatRun.rx);
+      expect(tx).toBeGreaterThan(0.4 * flatRun.tx);
     } finally {
       for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
       await lab.teardown();
