@@ -29,10 +29,12 @@ but torch sees no CUDA device; 2 bad arguments or `--blas-dir` given but OpenBLA
 
 Debian's python3-torch is importable only by /usr/bin/python3; when torch is missing from the
 running interpreter and /usr/bin/python3 is a different one, the script re-executes itself with
-it once. `--blas-dir DIR` re-executes with LD_LIBRARY_PATH=DIR so that torch's libblas.so.3
+it once. `--blas-dir DIR` re-executes with LD_LIBRARY_PATH set to DIR, or to the OpenBLAS folder of
+an extracted libopenblas0-{openmp,pthread,serial} package under DIR, so that torch's libblas.so.3
 resolves to OpenBLAS (see bench/README.md); /proc/self/maps of every process is checked.
 """
 import argparse
+import glob
 import json
 import os
 import socket
@@ -46,7 +48,10 @@ NUM_CLASSES = 10
 RESULT_PREFIX = "PEER_TORCH_RESULT "
 ENV_REEXEC_PY = "PEER_TORCH_REEXEC_PY"
 ENV_BLAS_DIR = "PEER_TORCH_BLAS_DIR"
-OPENBLAS_SUBDIR = os.path.join("usr", "lib", "x86_64-linux-gnu", "openblas-openmp")
+# Debian's OpenBLAS packages (libopenblas0-openmp, -pthread, -serial) put their libblas.so.3 in
+# usr/lib/<multiarch triplet>/openblas-<variant>/; tried in this order when several are there.
+OPENBLAS_VARIANTS = ("openblas-openmp", "openblas-pthread", "openblas-serial")
+OPENBLAS_LAYOUT = "usr/lib/<triplet>/{%s}" % ",".join(OPENBLAS_VARIANTS)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -68,8 +73,9 @@ def parse_args(argv):
                    help="where the single-process step runs (default cpu); cuda: single only")
     p.add_argument("--coordinator-peer", metavar="N1,N2,...",
                    help="only time all_reduce + average + SGD step for each process count (see above)")
-    p.add_argument("--blas-dir", help="folder holding OpenBLAS's libblas.so.3 (or the root of a "
-                   "`dpkg -x libopenblas0-openmp_*.deb` tree); torch is run with it on LD_LIBRARY_PATH")
+    p.add_argument("--blas-dir", help="folder holding OpenBLAS's libblas.so.3, or the root of a "
+                   "`dpkg -x libopenblas0-{openmp,pthread,serial}_*.deb` tree (or /, or its usr/); "
+                   "torch is run with it on LD_LIBRARY_PATH")
     # hidden: subprocess roles
     p.add_argument("--_role", choices=["single", "ddp", "allreduce", "stepcomm"], help=argparse.SUPPRESS)
     p.add_argument("--_rank", type=int, default=0, help=argparse.SUPPRESS)
@@ -98,10 +104,22 @@ def parse_args(argv):
     return a
 
 
+def blas_dir_candidates(d):
+    """The folders tried for libblas.so.3, in order: `d` itself; then, `d` being the root of an
+    extracted Debian OpenBLAS package (or of a system), usr/lib/<triplet>/openblas-<variant> for
+    each variant of OPENBLAS_VARIANTS (any multiarch triplet); then lib/<triplet>/openblas-<variant>
+    (`d` being such a root's usr/)."""
+    yield d
+    for lib in (os.path.join("usr", "lib"), "lib"):
+        for variant in OPENBLAS_VARIANTS:
+            for cand in sorted(glob.glob(os.path.join(glob.escape(d), lib, "*", variant))):
+                yield cand
+
+
 def resolve_blas_dir(d):
-    """The folder to put on LD_LIBRARY_PATH: `d` itself, or its openblas-openmp subfolder when `d`
-    is the root of an extracted .deb. Returns None when neither holds libblas.so.3."""
-    for cand in (d, os.path.join(d, OPENBLAS_SUBDIR)):
+    """The folder to put on LD_LIBRARY_PATH: the first of blas_dir_candidates(d) that holds
+    libblas.so.3 (a file, or a link to one), as an absolute path; None when none does."""
+    for cand in blas_dir_candidates(d):
         if os.path.isfile(os.path.join(cand, "libblas.so.3")):
             return os.path.abspath(cand)
     return None
@@ -409,7 +427,7 @@ def main():
     if a.blas_dir and not a._role:
         d = resolve_blas_dir(a.blas_dir)
         if d is None:
-            fail(2, "--blas-dir %s holds no libblas.so.3 (nor %s/libblas.so.3)" % (a.blas_dir, OPENBLAS_SUBDIR), a.json_path)
+            fail(2, "--blas-dir %s holds no libblas.so.3 (nor %s/libblas.so.3)" % (a.blas_dir, OPENBLAS_LAYOUT), a.json_path)
         if os.environ.get(ENV_BLAS_DIR) != d:
             env = dict(os.environ)
             env[ENV_BLAS_DIR] = d

@@ -42,11 +42,13 @@ export async function readRunReport(modelDir: string, warn: (msg: string) => voi
 
 /**
  * Loads a LayersModel folder (model.json + weights.bin, as the training run saves model-cifar10/
- * and model-finetune/) and the run's report.json beside it. Call after the backend is chosen; the
- * caller disposes `model`.
+ * and model-finetune/, or any layout of the format that tf.loadLayersModel reads: weights split
+ * into groups and shards, in subfolders, uint8/uint16/float16-quantized) and the run's
+ * report.json beside it. Call after the backend is chosen; the caller disposes `model`.
  *
- * @throws CliError E_CLI_MODEL when the folder is missing, is not a readable model, or the model
- *   does not take [batch, 32, 32, 3] input and give [batch, classes] output
+ * @throws CliError E_CLI_MODEL when the folder is missing, is not a readable model (the message
+ *   names the file, weights group or weight at fault), or the model does not take
+ *   [batch, 32, 32, 3] input and give [batch, classes] output
  */
 export async function loadModelDir(modelDir: string, warn?: (msg: string) => void): Promise<LoadedModel> {
   const dir = path.resolve(modelDir);

@@ -85,12 +85,14 @@ describe('a saved model', () => {
     }
   });
 
-  it('is refused, naming the file, when weights.bin is missing or model.json is not JSON', async () => {
+  it('is refused, naming the file, when weights.bin is short or model.json is not JSON', async () => {
     const broken = path.join(dir, 'broken');
     const m = await saveTinyModel(broken, 10, 1);
     m.dispose();
     await writeFile(path.join(broken, 'weights.bin'), new Uint8Array(8));
-    await expect(loadModelDir(broken)).rejects.toThrow(/weights\.bin holds 8 bytes, model\.json expects 5003432/);
+    await expect(loadModelDir(broken)).rejects.toThrow(
+      `weights file ${path.join(broken, 'weights.bin')} holds 8 bytes, 5003424 short of the 5003432 that the 12 weights of weightsManifest group 1 of 1`,
+    );
     await writeFile(path.join(broken, 'model.json'), '{');
     const err = await loadModelDir(broken).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CliError);

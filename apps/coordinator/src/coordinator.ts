@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureDataset } from '@cifar-dist/data';
 import { formatAdapter, tf } from '@cifar-dist/model';
 import {
+  MAX_MESSAGE_BYTES,
   SocketCoordinatorServer,
   WorkerPool,
   formatRunReport,
+  removeInterruptedSaves,
   runTraining,
   type RunReport,
   type TrainConfig,
@@ -21,8 +23,8 @@ export interface CoordinatorRun {
   out: string;
   /** Resolves with the report when both phases are done; rejects on a failed run. */
   done: Promise<RunReport>;
-  /** Stops serving (workers are told to shut down). */
-  close(): Promise<void>;
+  /** Stops serving (workers are told to shut down, with `reason`) and deletes the shared memory. */
+  close(reason?: string): Promise<void>;
   /** True once training has ended (successfully or not) and workers are being let go. */
   readonly finishing: boolean;
 }
@@ -47,8 +49,15 @@ export interface StartOptions {
   printReport?: boolean;
 }
 
-/** Largest frame: the 14-class weights (5 MB) plus a generous shard of images, with headroom. */
-const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** True when `dir` holds a checkpoint folder (ckpt-*), good or not. */
+async function holdsCheckpoints(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(dir)).some((name) => name.startsWith('ckpt-'));
+  } catch {
+    return false;
+  }
+}
+
 
 /**
  * Starts the coordinator: makes sure the data is there (downloading it when the directory is
@@ -62,11 +71,15 @@ export async function startCoordinator(opts: StartOptions): Promise<CoordinatorR
   await tf.setBackend('cpu');
   // A resumed run reads the data directory saved in its checkpoint unless one is given: then there
   // is nothing to fetch here (and no default ./data to fill by mistake).
-  if (opts.resume !== true || opts.explicit === undefined || opts.explicit.has('dataDir')) {
+  // (--resume auto resumes when the folder holds a checkpoint: then likewise.)
+  const resumes = opts.resume === true || (opts.resume === 'auto' && (await holdsCheckpoints(path.join(opts.out, 'checkpoints'))));
+  if (!resumes || opts.explicit === undefined || opts.explicit.has('dataDir')) {
     await ensureDataset(config.dataDir, 'cifar10', { log });
     await ensureDataset(config.dataDir, 'cifar100', { log });
   }
   await mkdir(opts.out, { recursive: true });
+  // Temp folders of saves a killed run left half-written here (checkpoints, models, the report).
+  removeInterruptedSaves(opts.out, log);
   const pool = new WorkerPool();
   const runId = randomUUID();
   pool.on('join', (link) => {
@@ -140,7 +153,7 @@ export async function startCoordinator(opts: StartOptions): Promise<CoordinatorR
     port,
     out: opts.out,
     done,
-    close: () => server.close(),
+    close: (reason?: string) => server.close(reason),
     get finishing() {
       return finishing;
     },

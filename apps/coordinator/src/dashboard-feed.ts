@@ -1,9 +1,12 @@
-import type { Dashboard } from '@cifar-dist/dashboard';
+import { StepAverager, type Dashboard } from '@cifar-dist/dashboard';
 import type { EpochRecord, PhaseHooks, PhaseName, StepInfo, TrainConfig, WorkerPool } from '@cifar-dist/training';
 
 /**
  * Feeds the live run page: the worker list on every join/leave, and phase, step and epoch events
  * from the trainer's hooks. The step axis counts across both phases so their curves follow on.
+ * Each step carries its own batch's loss and accuracy (recovered from the trainer's running means
+ * of the epoch) and their moving average over the phase's last STEP_WINDOW steps, which the page
+ * plots: it runs on across epochs and starts over with each phase.
  */
 export function feedDashboard(
   dash: Dashboard,
@@ -20,8 +23,10 @@ export function feedDashboard(
   let phaseStart = 0;
   // Images/s of the epoch so far: samples this epoch over the time since it started.
   let epochStart = performance.now();
+  const average = new StepAverager();
   return {
     onPhaseStart: (info) => {
+      average.reset();
       offset += phaseStart;
       phaseStart = 0;
       epochStart = performance.now();
@@ -32,6 +37,7 @@ export function feedDashboard(
       phaseStart = Math.max(phaseStart, s.step);
       const now = performance.now();
       const seconds = (now - epochStart) / 1000;
+      const a = average.push(s);
       dash.publish({
         type: 'step',
         phase: s.phase,
@@ -39,8 +45,11 @@ export function feedDashboard(
         step: offset + s.step,
         stepInEpoch: s.stepInEpoch,
         stepsPerEpoch: s.stepsPerEpoch,
-        loss: s.loss,
-        accuracy: s.accuracy,
+        loss: a.batchLoss,
+        accuracy: a.batchAccuracy,
+        avgLoss: a.loss,
+        avgAccuracy: a.accuracy,
+        avgSteps: a.steps,
         imagesPerSecond: seconds > 0 ? s.samples / seconds : 0,
         workers: s.workers,
         lr: s.lr,

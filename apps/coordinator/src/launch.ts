@@ -1,11 +1,21 @@
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_NAMES, launchGpus, type BackendName } from '@cifar-dist/model';
-import { addTrainOptions, configFromOptions, explicitConfigKeys, runFolder, type CoordinatorOptions } from './options.js';
-import { startCoordinator } from './coordinator.js';
+import { settleSaves, TrainingError } from '@cifar-dist/training';
+import { addTrainOptions, checkStart, configFromOptions, explicitConfigKeys, runFolder, type CoordinatorOptions } from './options.js';
+import { probeBackend } from './backend-probe.js';
+import { startCoordinator, type CoordinatorRun } from './coordinator.js';
 import { exitCodeFor } from './exit-codes.js';
 import { spawnLocalWorker } from './spawn-worker.js';
 import { createLog } from './log.js';
+import { onStop, removeIfLeftEmpty, stopChildren, type StopHandling } from './shutdown.js';
+
+/** Set once SIGINT/SIGTERM/SIGHUP or the loss of npm/tsx asked the run to stop (see shutdown.ts). */
+let stopping: StopHandling | null = null;
 
 interface LaunchOptions extends CoordinatorOptions {
   workers?: number;
@@ -29,13 +39,45 @@ async function main(argv: string[]): Promise<void> {
   program.parse(argv);
   const o = program.opts<LaunchOptions>();
   const log = createLog('train', o.logLevel);
+  // Stopping, from the first moment: a signal, or npm/tsx gone, ends the workers, lets a checkpoint
+  // save in flight finish, deletes the shared memory, exits 128 + signal (see shutdown.ts).
+  let run: CoordinatorRun | null = null;
+  let children: ChildProcess[] = [];
+  let out: string | null = null;
+  stopping = onStop({
+    log,
+    stop: async ({ cause }) => {
+      const resumable = out !== null && hasCheckpoint(out);
+      log(`${cause}: stopping the workers and the coordinator${out === null ? '' : resumable ? `; continue later with --resume ${out}` : '; no checkpoint written yet'}`);
+      await Promise.all([stopChildren(children), settleSaves(3_000)]);
+      // Workers on other hosts (--host) are told to shut down; the local ones are gone already.
+      await Promise.race([run?.close(`the coordinator was stopped (${cause})`), new Promise((r) => setTimeout(r, 2_000))]);
+    },
+  });
+  // Every option is checked before anything starts: the run folder, data dir and frame sizes first
+  // (fast), then the backend the workers are told to use.
+  checkStart(o);
   // One worker per GPU the chosen backend can use (worker i gets --gpu i and that rung), else one per core.
   const { gpus, backend: gpuBackend } = await launchGpus(o.backend);
   const backend = o.backend ?? gpuBackend;
   const workers = o.workers ?? (gpus > 0 ? gpus : availableParallelism());
-  const { out, resume } = runFolder(o);
-  const token = o.token ?? process.env['CIFAR_DIST_TOKEN'];
-  const run = await startCoordinator({
+  // wasm and cpu ship with the install; the native and GPU rungs may not start on this machine.
+  if (o.backend !== undefined && o.backend !== 'wasm' && o.backend !== 'cpu') {
+    const probe = await probeBackend(o.backend, gpus > 0 ? { gpu: 0 } : {});
+    if (probe !== null && !probe.ok) {
+      throw new TrainingError('E_TRAIN_CONFIG', `--backend ${o.backend}: a worker cannot start it on this machine (${probe.reason}); leave out --backend to let each worker take the fastest backend it has`);
+    }
+  }
+  const folder = runFolder(o, new Date(), process.env, log);
+  const { resume } = folder;
+  out = folder.out;
+  // A run folder created for this run and left empty (it failed or was stopped before writing
+  // anything) is removed at exit; one that existed before is never touched.
+  removeIfLeftEmpty(out, log);
+  // A token for every run, even on loopback (as Jupyter does): no other process on this machine
+  // can join it, receive the weights or send gradients. The launcher hands it to its own workers.
+  const token = o.token ?? process.env['CIFAR_DIST_TOKEN'] ?? randomBytes(24).toString('base64url');
+  const started = await startCoordinator({
     config: configFromOptions(o),
     out,
     host: o.host,
@@ -48,9 +90,14 @@ async function main(argv: string[]): Promise<void> {
     ...(o.dashboardPort !== undefined ? { dashboardPort: o.dashboardPort } : {}),
     log: createLog('coordinator', o.logLevel),
   });
-  const url = `http://${o.host === '0.0.0.0' ? '127.0.0.1' : o.host}:${run.port}`;
+  run = started;
+  if (stopping.requested) return; // stopped while the coordinator started: no workers to start
+  const url = `http://${o.host === '0.0.0.0' ? '127.0.0.1' : o.host}:${started.port}`;
   log(`starting ${workers} worker process(es)${gpus > 0 ? ` on ${gpus} GPU(s)` : ''} -> ${url}`);
-  const children = Array.from({ length: workers }, (_, i) =>
+  // Workers started with --exit-with-parent exit once this process is gone, even when it dies
+  // before they could look up their parent.
+  process.env['CIFAR_DIST_LAUNCHER_PID'] = String(process.pid);
+  children = Array.from({ length: workers }, (_, i) =>
     spawnLocalWorker({
       url,
       workerId: `w${i}`,
@@ -67,10 +114,11 @@ async function main(argv: string[]): Promise<void> {
       new Promise<void>((resolve) => {
         child.on('exit', (code, signal) => {
           alive -= 1;
+          if (stopping?.requested) return resolve();
           if (code !== 0) log(`worker w${i} exited with ${signal ?? code}`);
           // A local launch has no one else to wait for: with every worker gone, the run has failed.
-          if (alive === 0 && !finished && !run.finishing) {
-            log('every local worker has exited before the run finished; resume later with --resume');
+          if (alive === 0 && !finished && !started.finishing) {
+            log(`every local worker has exited before the run finished${out !== null && hasCheckpoint(out) ? `; resume later with --resume ${out}` : ''}`);
             process.exit(5);
           }
           resolve();
@@ -80,13 +128,8 @@ async function main(argv: string[]): Promise<void> {
   const stop = (): void => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   };
-  process.once('SIGINT', () => {
-    log('interrupted: stopping workers (resume later with --resume)');
-    stop();
-    process.exit(130);
-  });
   try {
-    await run.done;
+    await started.done;
     finished = true;
   } catch (err) {
     finished = true;
@@ -99,9 +142,22 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+/** True when the run folder holds a checkpoint folder (what --resume continues). */
+function hasCheckpoint(out: string): boolean {
+  try {
+    return readdirSync(path.join(out, 'checkpoints')).some((n) => /^ckpt-p\d+-e\d+$/.test(n));
+  } catch {
+    return false;
+  }
+}
+
 main(process.argv).then(
-  () => process.exit(0),
+  () => {
+    // A stop under way exits with its own code when it is done.
+    if (!stopping?.requested) process.exit(0);
+  },
   (err: unknown) => {
+    if (stopping?.requested) return;
     process.stderr.write(`train: ${(err as Error)?.message ?? String(err)}\n`);
     process.exit(exitCodeFor(err));
   },

@@ -3,11 +3,15 @@ import { availableParallelism, hostname } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS, type LogLevel } from '@cifar-dist/log';
 import { BACKEND_NAMES, launchGpus, nodeGpuIds, tf, type BackendName } from '@cifar-dist/model';
-import { NodeRuntime, runSocketWorker, SocketCoordinatorServer, WorkerPool } from '@cifar-dist/training';
+import { formatDuration, MAX_MESSAGE_BYTES, NodeRuntime, nodeRequestTimeout, runSocketWorker, SocketCoordinatorServer, WorkerPool } from '@cifar-dist/training';
 import { exitCodeFor } from './exit-codes.js';
 import { createLog } from './log.js';
-import { positiveInt } from './options.js';
+import { durationOption, positiveInt } from './options.js';
 import { spawnLocalWorker } from './spawn-worker.js';
+import { onStop, stopChildren, type StopHandling } from './shutdown.js';
+
+/** Set once SIGINT/SIGTERM/SIGHUP or the loss of npm/tsx asked the node to stop (see shutdown.ts). */
+let stopping: StopHandling | null = null;
 
 interface NodeOptions {
   connect: string;
@@ -16,16 +20,16 @@ interface NodeOptions {
   gpus?: string;
   backend?: BackendName;
   nodeId?: string;
+  /** ms, as every duration below (parsed from a duration, see durationOption). */
   joinTimeout: number;
-  requestTimeout: number;
+  requestTimeout?: number;
+  balance: boolean;
   reconnectTimeout?: number;
   shm: boolean;
   logLevel: LogLevel;
   zeroCompute: boolean;
 }
 
-/** Largest frame between the node and its workers (as the coordinator's). */
-const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /**
  * `npm run node -- --connect <coordinator url> [--workers N]`: the per-node stage of a
@@ -44,13 +48,10 @@ async function main(argv: string[]): Promise<void> {
     .option('--gpus <list>', 'GPU indices for the workers, one worker each, e.g. 0,1 (default: CUDA_VISIBLE_DEVICES when set, else every GPU found)')
     .addOption(new Option('--backend <name>', "force the workers' backend").choices([...BACKEND_NAMES]))
     .option('--node-id <id>', "this node's name in the coordinator's logs (default: <hostname>-<random>)")
-    .option('--join-timeout <s>', 'seconds to wait for the local workers to start before joining with those that did', positiveInt('--join-timeout'), 180)
-    .option('--request-timeout <ms>', 'a local worker that does not answer a request within this is dropped', positiveInt('--request-timeout'), 120_000)
-    .option('--reconnect-timeout <s>', 'give up after this many seconds without the coordinator (default 300)', (v: string) => {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('--reconnect-timeout must be a positive number of seconds');
-      return n;
-    })
+    .addOption(durationOption('--join-timeout <duration>', 'how long to wait for the local workers to start before joining with those that did', 's', 180_000))
+    .addOption(durationOption('--request-timeout <duration>', "a local worker that does not answer a request within this is dropped (default, and at most: 40% of the coordinator's, so that the node drops a hung worker before the coordinator drops the node)", 'ms'))
+    .option('--no-balance', "equal shards for this node's workers instead of shards sized by their measured speed")
+    .addOption(durationOption('--reconnect-timeout <duration>', 'give up after this long without the coordinator', 's', 300_000))
     .option('--no-shm', 'no shared memory with a coordinator on this host (the local workers use it regardless)')
     .addOption(new Option('--log-level <level>', 'log verbosity').choices(LOG_LEVELS).default('info'))
     // A measuring tool (npm run bench -- --two-hosts): workers that skip the compute.
@@ -74,7 +75,7 @@ async function main(argv: string[]): Promise<void> {
     port: 0,
     token: localToken,
     maxMessageBytes: MAX_MESSAGE_BYTES,
-    requestTimeoutMs: o.requestTimeout,
+    requestTimeoutMs: nodeRequestTimeout(undefined, o.requestTimeout),
     pool,
     runId: nodeId,
     log,
@@ -83,6 +84,7 @@ async function main(argv: string[]): Promise<void> {
   pool.on('leave', (link, reason) => log(`local worker ${link.info.workerId} left: ${reason}; ${pool.size} live`));
   const port = await server.start();
   log(`starting ${workers} local worker(s)${gpus.length > 0 ? ` on GPU(s) ${gpus.slice(0, workers).join(',')}` : ''} -> 127.0.0.1:${port}`);
+  process.env['CIFAR_DIST_LAUNCHER_PID'] = String(process.pid); // for the workers' --exit-with-parent
   const children = Array.from({ length: workers }, (_, i) =>
     spawnLocalWorker({
       url: `http://127.0.0.1:${port}`,
@@ -109,27 +111,29 @@ async function main(argv: string[]): Promise<void> {
   const stop = (): void => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
   };
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
-    process.once(signal, () => {
-      log(`${signal}: stopping the local workers`);
+  // A signal, or npm/tsx gone (see shutdown.ts): the local workers are stopped (SIGKILL after 3 s),
+  // the node's shared memory is deleted at exit, and it exits 128 + signal.
+  stopping = onStop({
+    log,
+    stop: async ({ cause }) => {
+      log(`${cause}: stopping the local workers`);
       finished = true;
-      stop();
-      process.exit(code);
-    });
-  }
+      await stopChildren(children);
+    },
+  });
 
   // Join once every local worker is up (or the join timeout passed with at least one).
   try {
-    await pool.waitFor(workers, o.joinTimeout * 1000);
+    await pool.waitFor(workers, o.joinTimeout);
   } catch {
-    if (pool.size === 0) throw new Error(`no local worker started within ${o.joinTimeout} s`);
-    log(`only ${pool.size} of ${workers} local workers started within ${o.joinTimeout} s: joining with them`);
+    if (pool.size === 0) throw new Error(`no local worker started within ${formatDuration(o.joinTimeout)} (--join-timeout)`);
+    log(`only ${pool.size} of ${workers} local workers started within ${formatDuration(o.joinTimeout)} (--join-timeout): joining with them`);
   }
   const live = pool.live();
   const backends = [...new Set(live.map((l) => l.info.backend))].join('+');
   const devices = [...new Set(live.map((l) => l.info.device))].join(', ');
   const token = o.token ?? process.env['CIFAR_DIST_TOKEN'];
-  const runtime = new NodeRuntime({ pool, log });
+  const runtime = new NodeRuntime({ pool, log, balance: o.balance });
   try {
     const reason = await runSocketWorker({
       url: o.connect,
@@ -140,7 +144,8 @@ async function main(argv: string[]): Promise<void> {
       runtime,
       log,
       shm: o.shm,
-      ...(o.reconnectTimeout !== undefined ? { reconnectTimeoutMs: o.reconnectTimeout * 1000 } : {}),
+      onWelcome: (welcome) => server.setRequestTimeout(nodeRequestTimeout(welcome.requestTimeoutMs, o.requestTimeout)),
+      ...(o.reconnectTimeout !== undefined ? { reconnectTimeoutMs: o.reconnectTimeout } : {}),
     });
     log(`done: ${reason}`);
   } finally {
@@ -151,8 +156,11 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv).then(
-  () => process.exit(0),
+  () => {
+    if (!stopping?.requested) process.exit(0); // a stop under way exits with its own code
+  },
   (err: unknown) => {
+    if (stopping?.requested) return;
     process.stderr.write(`node: ${(err as Error)?.message ?? String(err)}\n`);
     process.exit(exitCodeFor(err));
   },

@@ -1,7 +1,19 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LogLevel } from '@cifar-dist/log';
 import { resolveDataDir } from '@cifar-dist/data';
-import { defaultConfig, type OptimizerName, type TrainConfig } from '@cifar-dist/training';
+import {
+  checkFrameBudget,
+  checkRunFolder,
+  defaultConfig,
+  durationHelp,
+  formatDuration,
+  moveRunFolderAside,
+  parseDuration,
+  TrainingError,
+  type DurationUnit,
+  type OptimizerName,
+  type TrainConfig,
+} from '@cifar-dist/training';
 import { GRAD_DTYPES, type GradDtype } from '@cifar-dist/protocol';
 
 /** Parsed command-line options shared by `coordinator` and `train`. */
@@ -28,13 +40,17 @@ export interface CoordinatorOptions {
   host: string;
   token?: string;
   resume?: string | boolean;
+  /** Start a new run in an --out that holds another run, moving its contents aside. */
+  overwrite?: boolean;
   minWorkers: number;
   evalTrain: boolean;
   deterministic: boolean;
   microBatch: number;
   gradDtype: GradDtype;
   balance: boolean;
+  clipNorm?: number;
   shm: boolean;
+  /** ms (parsed from a duration, see durationOption). */
   requestTimeout: number;
   logLevel: LogLevel;
   dashboardPort?: number;
@@ -56,13 +72,39 @@ const positiveNumber = (name: string) => (value: string): number => {
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
   return n;
 };
+/** A TCP port: 0 (any free port) to 65535. */
+const portNumber = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`${name} must be a port number, 0 to 65535 (0: any free port)`);
+  return n;
+};
+
+/**
+ * A duration option (one rule for every one of train, coordinator, worker and node): `500ms`,
+ * `30s`, `2m`, `1h`, `1m30s`; a bare number is `bareUnit`, the unit the option always had.
+ * `defaultMs` is shown in the help as a duration. The parsed value is milliseconds.
+ */
+export function durationOption(flags: string, description: string, bareUnit: DurationUnit, defaultMs?: number): Option {
+  const name = flags.split(' ')[0] as string;
+  const option = new Option(flags, `${description} (${durationHelp(bareUnit)})`).argParser((value: string) => {
+    try {
+      return parseDuration(value, bareUnit);
+    } catch (err) {
+      throw new InvalidArgumentError(`${name}: ${(err as Error).message}`);
+    }
+  });
+  return defaultMs === undefined ? option : option.default(defaultMs, formatDuration(defaultMs));
+}
+
+/** Layers of the reference network (Keras order, see createModel): the most --frozen-layers can freeze. */
+const MODEL_LAYERS = 18;
 
 /** Adds every training option to `cmd`; defaults come from defaultConfig() (the recipe). */
 export function addTrainOptions(cmd: Command): Command {
   const d = defaultConfig();
   return cmd
-    .option('--data-dir <dir>', 'CIFAR data directory (else env CIFAR_DATA_DIR, else ./data); downloaded there when empty')
-    .option('--out <dir>', 'run directory for checkpoints, models and reports (default runs/<timestamp>)')
+    .option('--data-dir <dir>', 'CIFAR data directory, which must exist (else env CIFAR_DATA_DIR, else ./data); the archives are downloaded into it when it is empty')
+    .option('--out <dir>', 'run directory for checkpoints, models and reports (default runs/<timestamp>); one that holds another run is refused unless --resume or --overwrite')
     .option('--epochs <n>', 'epochs of the CIFAR-10 phase', nonNegInt('--epochs'), d.epochs)
     .option('--finetune-epochs <n>', 'epochs of the fine-tune phase', nonNegInt('--finetune-epochs'), d.finetuneEpochs)
     .option('--batch-size <n>', 'global batch: samples per synchronous step, split over the workers', positiveInt('--batch-size'), d.batchSize)
@@ -72,7 +114,11 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--seed <n>', 'seed of initialisation, shuffling and augmentation', nonNegInt('--seed'), d.seed)
     .option('--finetune-classes <names...>', 'CIFAR-100 fine classes added in the fine-tune (default: lobster snail spider worm)')
     .option('--superclass <name|index>', 'add every fine class of this CIFAR-100 superclass instead')
-    .option('--frozen-layers <k>', 'freeze the first k layers (Keras order) in the fine-tune', nonNegInt('--frozen-layers'), d.frozenLayers)
+    .option('--frozen-layers <k>', `freeze the first k layers (Keras order, 0 to ${MODEL_LAYERS}) in the fine-tune`, (v: string) => {
+      const n = nonNegInt('--frozen-layers')(v);
+      if (n > MODEL_LAYERS) throw new InvalidArgumentError(`--frozen-layers must be 0 to ${MODEL_LAYERS}: the network has ${MODEL_LAYERS} layers`);
+      return n;
+    }, d.frozenLayers)
     .option('--finetune-oversample <k>', 'times each image of the added classes is seen per fine-tune epoch', positiveInt('--finetune-oversample'), d.finetuneOversample)
     .option('--no-logit-adjust', 'keep the output bias as trained (default: lower the oversampled classes\' bias by ln k after the fine-tune)')
     .option('--augment', 'random crop (4 px padding) and horizontal flip of training images', true)
@@ -80,10 +126,11 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--no-dropout', 'set every dropout rate to 0 (layers kept)')
     .option('--train-limit <n>', 'use only the first n training records of each file set', positiveInt('--train-limit'))
     .option('--test-limit <n>', 'use only the first n test records of each file set', positiveInt('--test-limit'))
-    .option('--port <n>', 'coordinator port (0: any free port)', nonNegInt('--port'), 0)
+    .option('--port <n>', 'coordinator port (0: any free port)', portNumber('--port'), 0)
     .option('--host <addr>', 'address to listen on; anything but loopback requires --token', '127.0.0.1')
     .option('--token <secret>', 'shared secret workers must present (else env CIFAR_DIST_TOKEN)')
     .option('--resume [dir]', "continue from the newest good checkpoint in --out (or in dir); 'auto': continue when --out holds a checkpoint, else start a new run there (for schedulers that restart a job)")
+    .option('--overwrite', 'start a new run in an --out that holds another run: its contents are first moved aside to <out>.old-<timestamp> (never deleted)')
     .option('--min-workers <n>', 'wait until this many workers are connected before each step', positiveInt('--min-workers'), 1)
     .option('--deterministic', 'bit-identical weights for any number of workers and across --resume (fixed micro-batches, keyed dropout; more gradient traffic)', false)
     .option('--micro-batch <n>', 'micro-batch size of --deterministic', positiveInt('--micro-batch'), d.microBatch)
@@ -93,26 +140,68 @@ export function addTrainOptions(cmd: Command): Command {
         .default(d.gradDtype),
     )
     .option('--no-balance', 'equal shards for every worker instead of shards sized by each worker\'s measured speed')
+    .option('--clip-norm <max>', 'clip the averaged gradient to this L2 norm (global-norm clipping, as torch clip_grad_norm_); off by default', positiveNumber('--clip-norm'))
     .option('--no-shm', 'send every frame over the socket, also to workers on this machine (default: through /dev/shm)')
     .option('--no-eval-train', 'skip the full training-set evaluation at the end of each phase')
-    .option('--request-timeout <ms>', 'a worker that does not answer a request within this is dropped', positiveInt('--request-timeout'), 120_000)
-    .option('--dashboard-port <n>', 'serve a live run page on 127.0.0.1:<n> (0: any free port; off by default)', nonNegInt('--dashboard-port'))
+    .addOption(durationOption('--request-timeout <duration>', 'a worker that does not answer a request within this is dropped', 'ms', 120_000))
+    .option('--dashboard-port <n>', 'serve a live run page on 127.0.0.1:<n> (0: any free port; off by default)', portNumber('--dashboard-port'))
     .addOption(new Option('--log-level <level>', 'log verbosity').choices(['error', 'warn', 'info', 'debug']).default('info'));
 }
 
 /**
- * The run folder and resume mode the options ask for: `--resume <dir>` continues the run in dir,
+ * The start gate of `train` and `coordinator`, before anything starts: checks what can be checked
+ * from the options alone, then resolves the run folder and resume mode they ask for, and with
+ * --overwrite moves the folder's old contents aside. `--resume <dir>` continues the run in dir,
  * `--resume` the run in --out, `--resume auto` the run in --out when it holds a checkpoint (else a
  * new run there; a folder literally named auto is `--resume ./auto`).
+ *
+ * Refused, each with a message that names the option and the way out:
+ * - an --out that holds another run (checkpoints, or a finished run's report and models) for a new
+ *   run, and for --resume auto when none of its checkpoints verifies; a file in place of --out;
+ * - --overwrite with --resume;
+ * - a --data-dir (or CIFAR_DATA_DIR) that does not exist (E_DATA_MISSING);
+ * - settings whose largest frame exceeds the message limit (see checkFrameBudget; a resumed run's
+ *   settings come from its checkpoint and are checked when it is read).
  * @throws InvalidArgumentError for `--resume auto` without --out (a fresh timestamped folder never holds a checkpoint)
+ * @throws TrainingError E_TRAIN_CONFIG, CifarDataError E_DATA_MISSING as above
  */
-export function runFolder(o: Pick<CoordinatorOptions, 'out' | 'resume'>, now = new Date()): { out: string; resume: boolean | 'auto' } {
+export function runFolder(
+  o: StartOptionsOf,
+  now = new Date(),
+  env: NodeJS.ProcessEnv = process.env,
+  log: (msg: string) => void = (msg) => process.stderr.write(`${msg}\n`),
+): { out: string; resume: boolean | 'auto' } {
+  const folder = checkStart(o, now, env);
+  if (o.overwrite) {
+    const aside = moveRunFolderAside(folder.out, now);
+    if (aside !== null) log(`--overwrite: the old contents of ${folder.out} were moved to ${aside} (nothing deleted); a new run starts there`);
+  }
+  return folder;
+}
+
+/** The options runFolder and checkStart read (a partial set skips the checks it lacks). */
+type StartOptionsOf = Pick<CoordinatorOptions, 'out' | 'resume'> & Partial<CoordinatorOptions>;
+
+/**
+ * Every check of runFolder, without its one side effect (--overwrite's move): the launcher runs it
+ * first, so that a refusal comes before it probes GPUs and backends.
+ */
+export function checkStart(o: StartOptionsOf, now = new Date(), env: NodeJS.ProcessEnv = process.env): { out: string; resume: boolean | 'auto' } {
+  let folder: { out: string; resume: boolean | 'auto' };
   if (o.resume === 'auto') {
     if (o.out === undefined) throw new InvalidArgumentError('--resume auto needs --out <dir>: the folder to continue or to start in');
-    return { out: o.out, resume: 'auto' };
+    folder = { out: o.out, resume: 'auto' };
+  } else if (typeof o.resume === 'string') folder = { out: o.resume, resume: true };
+  else folder = { out: o.out ?? defaultRunDir(now), resume: o.resume === true };
+  if (o.overwrite && folder.resume !== false) {
+    throw new TrainingError('E_TRAIN_CONFIG', `--overwrite starts a new run in ${folder.out} and --resume continues the one there: give one of them`);
   }
-  if (typeof o.resume === 'string') return { out: o.resume, resume: true };
-  return { out: o.out ?? defaultRunDir(now), resume: o.resume === true };
+  if (o.dataDir !== undefined || env['CIFAR_DATA_DIR']) resolveDataDir(o.dataDir, env, { mustExist: true });
+  // The folder: may a run start there, and as which?
+  const mode = o.overwrite ? 'overwrite' : folder.resume === 'auto' ? 'auto' : folder.resume ? 'resume' : 'new';
+  const { start } = checkRunFolder(folder.out, mode);
+  if (start === 'new' && o.batchSize !== undefined) checkFrameBudget(configFromOptions(o as CoordinatorOptions, env));
+  return folder;
 }
 
 /** Default run directory: runs/<ISO timestamp without colons>. */
@@ -154,6 +243,7 @@ export function configFromOptions(o: CoordinatorOptions, env: NodeJS.ProcessEnv 
     microBatch: o.microBatch,
     gradDtype: o.gradDtype,
     balanceShards: o.balance,
+    ...(o.clipNorm !== undefined ? { clipNorm: o.clipNorm } : {}),
   });
 }
 
@@ -182,6 +272,7 @@ const CONFIG_KEY_OF_OPTION: Record<string, keyof TrainConfig> = {
   microBatch: 'microBatch',
   gradDtype: 'gradDtype',
   balance: 'balanceShards',
+  clipNorm: 'clipNorm',
 };
 
 /**

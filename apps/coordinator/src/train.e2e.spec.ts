@@ -3,20 +3,41 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '@cifar-dist/model';
+import { io } from 'socket.io-client';
+import { PROTOCOL_VERSION } from '@cifar-dist/protocol';
 import { loadLayersModel, type RunReport } from '@cifar-dist/training';
-import { DATA, train } from './e2e-support.js';
+import { DATA, startTrain, train } from './e2e-support.js';
+
+/** A process on this machine that tries to join the run without the token: the refusal's code, or 'joined'. */
+function stranger(port: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = io(`http://127.0.0.1:${port}`, { auth: { protocolVersion: PROTOCOL_VERSION }, transports: ['websocket'], reconnection: false });
+    socket.on('connect', () => {
+      socket.disconnect();
+      resolve('joined');
+    });
+    socket.on('connect_error', (err) => {
+      socket.disconnect();
+      resolve(String((err as Error & { data?: { code?: string } }).data?.code ?? err.message));
+    });
+  });
+}
 
 describe('npm run train (2 worker processes, real CIFAR, both phases)', () => {
   let out: string;
   let result: { code: number | null; output: string };
+  let strangerOutcome: string;
 
   beforeAll(async () => {
     out = await mkdtemp(path.join(tmpdir(), 'cifar-dist-e2e-'));
-    result = await train([
+    const run = startTrain([
       '--workers', '2', '--data-dir', DATA, '--out', out,
       '--epochs', '1', '--finetune-epochs', '1', '--train-limit', '600', '--test-limit', '300',
       '--batch-size', '64', '--backend', 'wasm',
     ]);
+    const port = (await run.waitFor(/coordinator listening on 127\.0\.0\.1:(\d+)/, 120_000))[1] as string;
+    strangerOutcome = await stranger(port);
+    result = { code: await run.exited, output: run.output() };
   }, 600_000);
 
   afterAll(async () => {
@@ -30,6 +51,11 @@ describe('npm run train (2 worker processes, real CIFAR, both phases)', () => {
     expect(result.output).toMatch(/== finetune: 14 classes, 1,252,910 params \(1,242,766 trainable, first 5 layers frozen\)/);
     expect(result.output).toMatch(/worker w0 joined \(wasm/);
     expect(result.output).toMatch(/worker w1 joined \(wasm/);
+  });
+
+  it('generates a token for the run even on loopback: another process on this machine is refused, the launcher\'s workers join', () => {
+    expect(strangerOutcome).toBe('E_PROTO_TOKEN');
+    expect(result.output).toMatch(/refused 127\.0\.0\.1: bad token|refused ::ffff:127\.0\.0\.1: bad token/);
   });
 
   it('writes report.json with a 10x10 and a 14x14 test confusion matrix summing to the test sets', async () => {
@@ -71,7 +97,9 @@ describe('npm run train (2 worker processes, real CIFAR, both phases)', () => {
     expect(html).toContain('0.6789');
     for (const phase of ['cifar10', 'finetune']) {
       const csv = (await readFile(path.join(out, `history-${phase}.csv`), 'utf8')).trim().split('\n');
-      expect(csv[0]).toBe('epoch,loss,accuracy,testLoss,testAccuracy,lr,seconds,imagesPerSecond,workers');
+      // the fine-tune (logit adjustment on) also records its test figures before the adjustment
+      const unadjusted = phase === 'finetune' ? ',testLossUnadjusted,testAccuracyUnadjusted' : '';
+      expect(csv[0]).toBe(`epoch,loss,accuracy,testLoss,testAccuracy,lr,seconds,imagesPerSecond,workers${unadjusted}`);
       expect(csv).toHaveLength(2);
     }
   });

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS, createLogger, type LogLevel } from '@cifar-dist/log';
 import { BACKEND_NAMES, selectBackend, type BackendName } from '@cifar-dist/model';
-import { runSocketWorker } from '@cifar-dist/training';
+import { durationHelp, formatDuration, parseDuration, runSocketWorker } from '@cifar-dist/training';
+import { watchLifeline } from '../../coordinator/src/shutdown.js';
 
 interface WorkerOptions {
   connect: string;
@@ -11,6 +12,7 @@ interface WorkerOptions {
   gpu?: number;
   workerId?: string;
   logLevel: LogLevel;
+  /** ms (parsed from a duration). */
   reconnectTimeout?: number;
   exitWithParent: boolean;
   shm: boolean;
@@ -32,21 +34,41 @@ async function main(argv: string[]): Promise<void> {
     })
     .option('--worker-id <id>', 'name in the coordinator\'s logs (default: random)')
     .addOption(new Option('--log-level <level>', 'log verbosity').choices(LOG_LEVELS).default('info'))
-    .option('--reconnect-timeout <s>', 'give up after this many seconds without the coordinator (default 300)', (v: string) => {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('--reconnect-timeout must be a positive number of seconds');
-      return n;
-    })
+    .addOption(
+      new Option('--reconnect-timeout <duration>', `give up after this long without the coordinator (${durationHelp('s')})`)
+        .argParser((v: string) => {
+          try {
+            return parseDuration(v, 's');
+          } catch (err) {
+            throw new InvalidArgumentError(`--reconnect-timeout: ${(err as Error).message}`);
+          }
+        })
+        .default(300_000, formatDuration(300_000)),
+    )
     .option('--no-shm', 'do not offer shared memory (/dev/shm) to a coordinator on this machine: every frame over the socket')
     .option('--exit-with-parent', 'exit when the process that started this one dies (set by npm run train)', false);
   program.parse(argv);
   const o = program.opts<WorkerOptions>();
   if (o.exitWithParent) {
-    // A local launch: if the launcher is killed, do not linger as an orphan.
-    const parent = process.ppid;
-    setInterval(() => {
+    // A local launch: if the launcher is gone, do not linger as an orphan (exit 6; the 'exit' hooks
+    // delete the dead coordinator's shared memory). The launcher names itself in
+    // CIFAR_DIST_LAUNCHER_PID: it may die while this process is still loading, before
+    // process.ppid could be read here.
+    const named = Number(process.env['CIFAR_DIST_LAUNCHER_PID']);
+    const parent = Number.isSafeInteger(named) && named > 1 ? named : process.ppid;
+    const check = (): void => {
       if (process.ppid !== parent) process.exit(6);
-    }, 1000).unref();
+    };
+    check();
+    setInterval(check, 1000).unref();
+  } else {
+    // Started as `npm run worker`: when npm or tsx is gone (SIGTERM to npm kills only its sh,
+    // SIGHUP kills npm or tsx outright), do not go on as an orphan (see shutdown.ts). SIGINT,
+    // SIGTERM and SIGHUP to this process end it by their default action.
+    watchLifeline((why) => {
+      process.stderr.write(`worker: ${why}: exiting\n`);
+      process.exit(129);
+    });
   }
   const workerId = o.workerId ?? `w-${randomBytes(3).toString('hex')}`;
   // One logger per process; its rank is bound once the coordinator has assigned one.
@@ -70,7 +92,7 @@ async function main(argv: string[]): Promise<void> {
     onWelcome: ({ rank }) => {
       logger = base.child({ rank });
     },
-    ...(o.reconnectTimeout !== undefined ? { reconnectTimeoutMs: o.reconnectTimeout * 1000 } : {}),
+    ...(o.reconnectTimeout !== undefined ? { reconnectTimeoutMs: o.reconnectTimeout } : {}),
     shm: o.shm,
   });
   log(`done: ${reason}`);

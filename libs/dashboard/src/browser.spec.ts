@@ -118,6 +118,48 @@ describe.skipIf(!existsSync(CHROMIUM_PATH) && process.env['REQUIRE_CHROMIUM'] !=
     await page.close();
   });
 
+  it('plots the moving average of the last 50 steps, says so on the axes, and keeps the last test point off the edge', async () => {
+    dash = await startDashboard({ port: 0 });
+    for (const e of START) dash.publish(e);
+    const sent = Array.from({ length: 60 }, (_, i) => step(i + 1));
+    for (const s of sent) dash.publish(s);
+    for (const [epoch, testAccuracy] of [[1, 0.4], [2, 0.55], [3, 0.6]] as const) {
+      dash.publish({ type: 'epoch', phase: 'cifar10', epoch, loss: 1, accuracy: 0.5, testLoss: 1, testAccuracy, seconds: 60, imagesPerSecond: 800 });
+    }
+    const { page, errors, foreignRequests } = await openPage(browser, dash.url);
+    await waitForPoints(page, 'loss-chart', 60);
+    await waitForPoints(page, 'test-chart', 3);
+
+    const drawn = (name: string, field: string): Promise<number[]> =>
+      page.evaluate(
+        ([n, f]) =>
+          (window as unknown as { cifarDashboard: { views: Record<string, { data(d: string): Record<string, number>[] }> } }).cifarDashboard.views[n]!
+            .data('data')
+            .map((d) => d[f]!),
+        [name, field] as const,
+      );
+    expect(await drawn('loss', 'avgLoss')).toEqual(sent.map((s) => s.avgLoss));
+    expect(await drawn('accuracy', 'avgAccuracy')).toEqual(sent.map((s) => s.avgAccuracy));
+    const axisTitles = (id: string): Promise<string[]> => page.$$eval(`#${id} svg g.role-axis-title text`, (ts) => ts.map((t) => t.textContent ?? ''));
+    expect(await axisTitles('loss-chart')).toContain('loss (mean of the last 50 steps)');
+    expect(await axisTitles('accuracy-chart')).toContain('accuracy (mean of the last 50 steps)');
+    expect(await page.textContent('#loss-caption')).toBe('training loss per step (mean of the last 50 steps, across epochs)');
+    expect(await page.textContent('#last-step')).toBe(
+      `loss ${sent[59]!.loss.toFixed(4)} · acc 50.0% (mean of last 50: ${sent[59]!.avgLoss.toFixed(4)} · 47.5%) · lr 0.05000 · 2 workers`,
+    );
+
+    // x runs from half an epoch before the first point to half an epoch after the last: on a
+    // 500 px wide plot the 3 points sit at 1/6, 3/6 and 5/6 of it, none on an edge.
+    const xs = await page.$$eval('#test-chart svg g.mark-symbol.role-mark path', (ps) =>
+      ps.map((p) => Number(/translate\(([-\d.]+),/.exec(p.getAttribute('transform') ?? '')?.[1])),
+    );
+    expect(xs).toHaveLength(3);
+    [500 / 6, 250, 2500 / 6].forEach((want, i) => expect(xs[i]).toBeCloseTo(want, 0));
+    expect(errors).toEqual([]);
+    expect(foreignRequests).toEqual([]);
+    await page.close();
+  });
+
   it('thins steps exactly like the server and starts over on a new run', async () => {
     dash = await startDashboard({ port: 0, maxSteps: 16 });
     for (const e of START) dash.publish(e);

@@ -4,6 +4,7 @@
  * Server-Sent Events. This file is the library's only public door.
  */
 export { startDashboard, type Dashboard, type DashboardOptions } from './server.js';
+export { STEP_WINDOW, StepAverager, type AveragedStep, type RunningStep } from './step-average.js';
 export type {
   DashboardEvent,
   DashboardMessage,

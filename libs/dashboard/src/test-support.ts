@@ -59,7 +59,10 @@ export const WORKERS: DashboardWorker[] = [
   },
 ];
 
-/** Step event number `i` (1-based global step) of a made-up cifar10 phase with 50 steps/epoch. */
+/**
+ * Step event number `i` (1-based global step) of a made-up cifar10 phase with 50 steps/epoch; its
+ * moving averages are made-up numbers too (a smoother curve), distinct from the batch figures.
+ */
 export function step(i: number): StepEvent {
   return {
     type: 'step',
@@ -70,6 +73,9 @@ export function step(i: number): StepEvent {
     stepsPerEpoch: 50,
     loss: 2.3 * Math.exp(-i / 40) + 0.3 + 0.05 * Math.sin(i),
     accuracy: Math.min(0.95, 0.1 + i / 150),
+    avgLoss: 2.3 * Math.exp(-i / 40) + 0.35,
+    avgAccuracy: Math.min(0.9, 0.1 + i / 160),
+    avgSteps: Math.min(i, 50),
     imagesPerSecond: 800 + (i % 7),
     workers: 2,
     lr: 0.05,

@@ -55,6 +55,15 @@ export interface StepEvent {
   loss: number;
   /** Training accuracy of this step's global batch, 0..1. */
   accuracy: number;
+  /**
+   * What the page's loss curve plots: the mean training loss over the phase's last `avgSteps`
+   * steps, weighted by batch size (a moving average that runs across epochs; see StepAverager).
+   */
+  avgLoss: number;
+  /** What the accuracy curve plots: the training accuracy over the same steps, 0..1. */
+  avgAccuracy: number;
+  /** Steps in the average: STEP_WINDOW, fewer in a phase's first steps. */
+  avgSteps: number;
   imagesPerSecond: number;
   /** Workers that contributed to this step. */
   workers: number;

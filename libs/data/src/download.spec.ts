@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -114,6 +116,71 @@ describe('ensureDataset', () => {
     expect(urls).toEqual([]);
   });
 });
+
+describe('ensureDataset against a server that goes silent (real HTTP on loopback)', () => {
+  let dir: string;
+  let server: Server | null = null;
+  beforeEach(async () => {
+    dir = path.join(await makeTempDir(), 'data');
+  });
+  afterEach(async () => {
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r) ?? r(undefined));
+    server = null;
+    await removeDir(path.dirname(dir));
+  });
+
+  /** Serves every request with `handle`; resolves with the archive URL on it. */
+  async function serveWith(handle: Parameters<typeof createServer>[1]): Promise<string> {
+    server = createServer(handle);
+    await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/cifar-10-binary.tar.gz`;
+  }
+
+  it('no answer at all: E_DATA_DOWNLOAD after the connect timeout, naming the URL, nothing left in the folder', async () => {
+    const url = await serveWith(() => undefined); // takes the request, never answers
+    const started = performance.now();
+    const err = await expectDataError(ensureDataset(dir, 'cifar10', { url, connectTimeoutMs: 300, log: () => {} }), 'E_DATA_DOWNLOAD');
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(err.message).toBe(`cannot download ${url}: no answer within 0.3 s (connect timeout); download ${url} into ${dir} by hand (or unpack it there)`);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('a transfer that stalls: E_DATA_DOWNLOAD after the idle timeout, naming the URL and the bytes received, no partial file left', async () => {
+    const url = await serveWith((_req, res) => {
+      res.writeHead(200, { 'content-length': '1000' });
+      res.write(Buffer.alloc(100, 7)); // then silence
+    });
+    const err = await expectDataError(ensureDataset(dir, 'cifar10', { url, idleTimeoutMs: 300, log: () => {}, progress: false }), 'E_DATA_DOWNLOAD');
+    expect(err.message).toBe(`download of ${url} stalled: no data for 0.3 s after 100 of 1000 bytes (idle timeout); download ${url} into ${dir} by hand (or unpack it there)`);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('a slow but steady transfer is not cut: the idle timeout restarts with every piece', async () => {
+    const body = archiveFor();
+    const url = await serveWith((_req, res) => {
+      res.writeHead(200, { 'content-length': String(body.length) });
+      let at = 0;
+      const timer = setInterval(() => {
+        res.write(body.subarray(at, at + Math.ceil(body.length / 6)));
+        at += Math.ceil(body.length / 6);
+        if (at >= body.length) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, 150);
+    });
+    // 6 pieces 150 ms apart: 900 ms in all, longer than the 400 ms idle timeout
+    const result = await ensureDataset(dir, 'cifar10', { url, idleTimeoutMs: 400, md5: md5(body), log: () => {}, progress: false });
+    expect(result.source).toBe('downloaded');
+    expect(Buffer.compare(await readFile(result.path), body)).toBe(0);
+  });
+});
+
+/** Some bytes to serve as an archive (the md5 is given to match). */
+function archiveFor(): Buffer {
+  return Buffer.from(Array.from({ length: 6_000 }, (_, i) => (i * 31) % 256));
+}
 
 describe('createDownloadProgress', () => {
   it('draws a cli-progress bar on a TTY stream', async () => {

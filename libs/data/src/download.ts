@@ -22,6 +22,32 @@ export interface EnsureDatasetOptions {
   url?: string;
   /** Override the expected md5 (hex; tests, mirrors of a repacked archive). */
   md5?: string;
+  /** Give up when the server has not answered (status and headers) within this, ms (default 30 000). */
+  connectTimeoutMs?: number;
+  /** Give up when no byte of the body arrived for this long, ms (default 60 000). */
+  idleTimeoutMs?: number;
+}
+
+/** Default connect timeout of a download: the server's answer (status and headers), ms. */
+export const DOWNLOAD_CONNECT_TIMEOUT_MS = 30_000;
+/** Default idle timeout of a download: the longest wait for the next bytes of the body, ms. */
+export const DOWNLOAD_IDLE_TIMEOUT_MS = 60_000;
+
+const seconds = (ms: number): string => `${Number((ms / 1000).toFixed(3))} s`;
+
+/**
+ * `promise`, or the error `onTimeout()` makes when it has not settled within `ms`; `cancel` then
+ * runs (after the timeout has won, so that the cancelled promise's own error is not the answer).
+ */
+function within<T>(promise: Promise<T>, ms: number, onTimeout: () => Error, cancel: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(onTimeout());
+      cancel();
+    }, ms);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
 function errorText(err: unknown): string {
@@ -73,10 +99,21 @@ export async function ensureDataset(
   }
 
   log(`${layout.title} not found in ${dataDir}; downloading ${url}`);
+  // Neither fetch nor the server bounds a wait: a silent server or a stalled transfer would hang
+  // the run's start forever. Past either timeout the request is aborted and the error names the URL.
+  const connectMs = opts.connectTimeoutMs ?? DOWNLOAD_CONNECT_TIMEOUT_MS;
+  const idleMs = opts.idleTimeoutMs ?? DOWNLOAD_IDLE_TIMEOUT_MS;
+  const abort = new AbortController();
   let response: Response;
   try {
-    response = await fetchImpl(url);
+    response = await within(
+      fetchImpl(url, { signal: abort.signal }),
+      connectMs,
+      () => new CifarDataError('E_DATA_DOWNLOAD', `cannot download ${url}: no answer within ${seconds(connectMs)} (connect timeout); ${manual}`, { file: target }),
+      () => abort.abort(),
+    );
   } catch (err) {
+    if (err instanceof CifarDataError) throw err;
     throw new CifarDataError('E_DATA_DOWNLOAD', `cannot download ${url}: ${errorText(err)}; ${manual}`, {
       file: target,
       cause: err,
@@ -103,7 +140,20 @@ export async function ensureDataset(
     try {
       const reader = response.body.getReader();
       for (;;) {
-        const { done, value } = await reader.read();
+        const { done, value } = await within(
+          reader.read(),
+          idleMs,
+          () =>
+            new CifarDataError(
+              'E_DATA_DOWNLOAD',
+              `download of ${url} stalled: no data for ${seconds(idleMs)} after ${received}${total !== undefined && Number.isFinite(total) ? ` of ${total}` : ''} bytes (idle timeout); ${manual}`,
+              { file: target, offset: received },
+            ),
+          () => {
+            abort.abort();
+            reader.cancel().catch(() => undefined);
+          },
+        );
         if (done) break;
         hash.update(value);
         await handle.write(value);

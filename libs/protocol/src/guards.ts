@@ -40,7 +40,12 @@ const SCHEMAS: { [T in MessageType]: Record<string, Check> } = {
     ),
     shmProbe: optional(isRecordOf({ probe: isString, nonce: isString })),
   },
-  welcome: { rank: isNonNegInt, runId: isString, shm: optional(isRecordOf({ down: isString, up: isString, weights: optional(isString) })) },
+  welcome: {
+    rank: isNonNegInt,
+    runId: isString,
+    shm: optional(isRecordOf({ down: isString, up: isString, weights: optional(isString) })),
+    requestTimeoutMs: optional(isNonNegInt),
+  },
   'set-model': {
     modelId: isNonNegInt,
     numClasses: isNonNegInt,
@@ -88,7 +93,7 @@ const SCHEMAS: { [T in MessageType]: Record<string, Check> } = {
   },
   evaluation: { requestId: isNonNegInt, predictions: isU8, losses: isF32 },
   error: { code: isString, message: isString },
-  shutdown: { reason: isString },
+  shutdown: { reason: isString, dropped: optional(isBool) },
 };
 
 /** Cross-field facts (lengths that must agree). Image payloads are count * 3072 bytes. */

@@ -60,6 +60,11 @@ export interface WelcomeMessage {
    * worker (see ComputeMessage.sharedWeights).
    */
   shm?: { down: string; up: string; weights?: string };
+  /**
+   * The coordinator's request timeout, ms: a per-node stage keeps its own workers' timeout well
+   * inside it, so that it drops a hung worker of its own before the coordinator drops the node.
+   */
+  requestTimeoutMs?: number;
 }
 
 /** Coordinator -> worker: build the network and load these weights (all of them, model order). */
@@ -177,10 +182,12 @@ export interface ErrorMessage {
   message: string;
 }
 
-/** Coordinator -> worker: the run is over, exit cleanly. */
+/** Coordinator -> worker: the run is over, exit cleanly; or (dropped) this worker is out of it. */
 export interface ShutdownMessage {
   type: 'shutdown';
   reason: string;
+  /** The coordinator dropped this worker (a fault, `reason`), while the run goes on. */
+  dropped?: boolean;
 }
 
 export type Message =

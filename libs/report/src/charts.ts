@@ -14,20 +14,27 @@ const CONFIG = {
 /** Which learning curve: the loss or the accuracy, train and test. */
 export type CurveMetric = 'loss' | 'accuracy';
 
-const CURVE_FIELDS: Record<CurveMetric, { train: keyof EpochRecord; test: keyof EpochRecord; title: string }> = {
-  loss: { train: 'loss', test: 'testLoss', title: 'Loss (mean cross-entropy)' },
-  accuracy: { train: 'accuracy', test: 'testAccuracy', title: 'Accuracy' },
+const CURVE_FIELDS: Record<CurveMetric, { train: keyof EpochRecord; test: keyof EpochRecord; unadjusted: keyof EpochRecord; title: string }> = {
+  loss: { train: 'loss', test: 'testLoss', unadjusted: 'testLossUnadjusted', title: 'Loss (mean cross-entropy)' },
+  accuracy: { train: 'accuracy', test: 'testAccuracy', unadjusted: 'testAccuracyUnadjusted', title: 'Accuracy' },
 };
+
+/** The legend name of the test figures taken with the output bias as trained (see EpochRecord). */
+export const UNADJUSTED_SPLIT = 'test before logit adjustment';
 
 /**
  * Vega-Lite spec of one learning curve: x = epoch (1-based), y = the metric, one line with
- * points per split (train = mean over the epoch's training batches, test = end-of-epoch test set).
+ * points per split (train = mean over the epoch's training batches, test = end-of-epoch test set;
+ * where the epochs recorded it, UNADJUSTED_SPLIT = the test set with the output bias as trained,
+ * `test` being then taken with the logit adjustment, as the phase's final figures are).
  */
 export function learningCurveSpec(history: EpochRecord[], metric: CurveMetric, title: string): TopLevelSpec {
   const f = CURVE_FIELDS[metric];
+  const unadjusted = history.some((h) => h[f.unadjusted] !== undefined);
   const values = history.flatMap((h) => [
     { epoch: h.epoch, split: 'train', value: h[f.train] },
     { epoch: h.epoch, split: 'test', value: h[f.test] },
+    ...(h[f.unadjusted] !== undefined ? [{ epoch: h.epoch, split: UNADJUSTED_SPLIT, value: h[f.unadjusted] }] : []),
   ]);
   return {
     title,
@@ -43,8 +50,10 @@ export function learningCurveSpec(history: EpochRecord[], metric: CurveMetric, t
         field: 'split',
         type: 'nominal',
         title: null,
-        scale: { domain: ['train', 'test'], range: ['#1f77b4', '#d62728'] },
-        legend: { orient: 'top', direction: 'horizontal' },
+        scale: unadjusted
+          ? { domain: ['train', 'test', UNADJUSTED_SPLIT], range: ['#1f77b4', '#d62728', '#ff9896'] }
+          : { domain: ['train', 'test'], range: ['#1f77b4', '#d62728'] },
+        legend: { orient: 'top', direction: 'horizontal', labelLimit: 0 },
       },
       tooltip: [
         { field: 'epoch', type: 'quantitative' },

@@ -29,4 +29,17 @@ describe('historyCsv', () => {
     phase.history = [];
     expect(historyCsv(phase)).toBe('epoch,loss,accuracy,testLoss,testAccuracy,lr,seconds,imagesPerSecond,workers\n');
   });
+
+  it('labels the fine-tune\'s figures before the logit adjustment in their own columns (known answer)', () => {
+    const phase = fixtureReport().phases[1]!;
+    phase.history = [
+      { epoch: 1, loss: 1.5, accuracy: 0.5, testLoss: 1.25, testAccuracy: 0.75, lr: 0.02, seconds: 10, imagesPerSecond: 200, workers: 2, testLossUnadjusted: 1.5, testAccuracyUnadjusted: 0.625 },
+      { epoch: 2, loss: 1, accuracy: 0.6, testLoss: 1, testAccuracy: 0.8, lr: 0.01, seconds: 10, imagesPerSecond: 200, workers: 2, testLossUnadjusted: 1.125, testAccuracyUnadjusted: 0.7 },
+    ];
+    expect(historyCsv(phase)).toBe(
+      'epoch,loss,accuracy,testLoss,testAccuracy,lr,seconds,imagesPerSecond,workers,testLossUnadjusted,testAccuracyUnadjusted\n' +
+        '1,1.5,0.5,1.25,0.75,0.02,10,200,2,1.5,0.625\n' +
+        '2,1,0.6,1,0.8,0.01,10,200,2,1.125,0.7\n',
+    );
+  });
 });

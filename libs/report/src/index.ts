@@ -4,7 +4,7 @@
  * per-epoch history. This file is the library's only public door.
  */
 export { ReportError, type ReportErrorCode } from './errors.js';
-export { historyCsv, HISTORY_COLUMNS } from './history-csv.js';
+export { historyCsv, historyColumns, HISTORY_COLUMNS, UNADJUSTED_COLUMNS } from './history-csv.js';
 export { renderReportHtml } from './render-report.js';
 export { writeRunArtifacts, historyFileName } from './artifacts.js';
 export { readRunReport } from './read-report.js';

@@ -98,3 +98,75 @@ describe('renderReportHtml', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 });
+
+describe('renderReportHtml of a run on part of the data', () => {
+  it('says --train-limit/--test-limit in a banner, in the header and beside each reference comparison', async () => {
+    const report = fixtureReport();
+    report.config = { ...report.config, trainLimit: 5000, testLimit: 1000 };
+    const html = await renderReportHtml(report);
+    const limits = '--train-limit 5000 (the first 5,000 training records of each file set), --test-limit 1000 (the first 1,000 test records of each file set)';
+    expect(html).toContain(
+      `<p class="subset" id="data-subset"><strong>Part of the data:</strong> this run used ${limits}. ` +
+        'Its figures are not comparable with the reference&#39;s, which trained and tested on the full sets.</p>',
+    );
+    expect(html.indexOf('id="data-subset"')).toBeLessThan(html.indexOf('<table class="kv">'));
+    expect(html).toContain(`<tr><th>data</th><td>${limits}</td></tr>`);
+    // each phase: the note right under "Ours vs reference", with the phase's own test-set size (CM3: 20, CM4: 20)
+    for (const name of ['cifar10', 'finetune']) {
+      const section = html.slice(html.indexOf(`id="phase-${name}"`));
+      expect(section).toContain(
+        `<h3>Ours vs reference</h3>\n<p class="note subset">Not like for like: ours used ${limits}, and its test figures are over 20 test images; ` +
+          'the reference&#39;s are over the full training and test sets.</p><table class="reference">',
+      );
+    }
+  });
+
+  it('names only the limit that was given', async () => {
+    const report = fixtureReport();
+    report.config = { ...report.config, testLimit: 2000 };
+    const html = await renderReportHtml(report);
+    expect(html).toContain('<tr><th>data</th><td>--test-limit 2000 (the first 2,000 test records of each file set)</td></tr>');
+    expect(html).not.toContain('--train-limit');
+  });
+
+  it('says "full training and test sets" and shows no banner or note for a full run', async () => {
+    const html = await renderReportHtml(fixtureReport());
+    expect(html).toContain('<tr><th>data</th><td>full training and test sets</td></tr>');
+    expect(html).not.toContain('Part of the data');
+    expect(html).not.toContain('Not like for like');
+    expect(html).not.toContain('-limit');
+  });
+});
+
+describe('renderReportHtml of a fine-tune with the logit adjustment', () => {
+  const note = (html: string): string => html.slice(html.indexOf('id="phase-finetune"')).match(/<h3>Learning curves<\/h3>\n<p class="note">([^<]*)<\/p>/)?.[1] ?? '';
+
+  it('says the per-epoch test figures include the adjustment and draws the figures before it as their own series', async () => {
+    const report = fixtureReport();
+    const finetune = report.phases[1]!;
+    finetune.history = finetune.history.map((h, i) => ({ ...h, testLossUnadjusted: 0.95 + i / 100, testAccuracyUnadjusted: 0.66 + i / 100 }));
+    const html = await renderReportHtml(report);
+    expect(note(html)).toBe(
+      'train = mean over the epoch&#39;s training batches (augmented, dropout on); test = the test set after the epoch, taken with the logit ' +
+        'adjustment applied (the added classes&#39; output bias lowered by ln 4), as the final figures above are; ' +
+        'test before logit adjustment = the same test set with the output bias as trained.',
+    );
+    const [loss, accuracy] = svgs(html).slice(3, 5);
+    for (const chart of [loss!, accuracy!]) expect(svgTexts(chart)).toEqual(expect.arrayContaining(['train', 'test', 'test before logit adjustment']));
+    // one point per epoch and split: 2 epochs × 3 splits
+    expect((accuracy!.match(/aria-roledescription="point"/g) ?? []).length).toBe(6);
+    // the cifar10 phase keeps its two splits
+    expect(svgTexts(svgs(html)[1]!)).not.toContain('test before logit adjustment');
+  });
+
+  it('says that an older report\'s per-epoch fine-tune figures were taken before the adjustment', async () => {
+    const html = await renderReportHtml(fixtureReport());
+    expect(note(html)).toBe(
+      'train = mean over the epoch&#39;s training batches (augmented, dropout on); test = the test set after the epoch, taken with the ' +
+        'output bias as trained: before the logit adjustment (ln 4) that the final figures above include.',
+    );
+    const cifar10Note = html.slice(html.indexOf('id="phase-cifar10"')).match(/<h3>Learning curves<\/h3>\n<p class="note">([^<]*)<\/p>/)?.[1];
+    expect(cifar10Note).toBe('train = mean over the epoch&#39;s training batches (augmented, dropout on); test = the test set after the epoch.');
+  });
+});
+

@@ -16,6 +16,7 @@ thead th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular
 .charts{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
 figure{margin:0}figure svg{max-width:100%;height:auto}
 .note{color:#555;font-size:.85rem}
+.subset{background:#fff4d6;border:1px solid #e0b84c;padding:.4rem .7rem;border-radius:4px}
 `.trim();
 
 const num = (text: string): Cell => ({ text, className: 'num' });
@@ -30,6 +31,26 @@ function duration(startIso: string, endIso: string): string {
   return `${h > 0 ? `${h} h ` : ''}${h > 0 || m > 0 ? `${m} min ` : ''}${s % 60} s`;
 }
 
+/**
+ * The --train-limit / --test-limit a run used, in words (`--train-limit 5000 (the first 5,000
+ * training records of each file set)`), or null when it used the full sets.
+ */
+export function dataLimitsText(config: Pick<RunReport['config'], 'trainLimit' | 'testLimit'>): string | null {
+  const parts: string[] = [];
+  if (config.trainLimit !== undefined) parts.push(`--train-limit ${config.trainLimit} (the first ${integer(config.trainLimit)} training records of each file set)`);
+  if (config.testLimit !== undefined) parts.push(`--test-limit ${config.testLimit} (the first ${integer(config.testLimit)} test records of each file set)`);
+  return parts.length > 0 ? parts.join(', ') : null;
+}
+
+/** The page-top warning of a run on part of the data; '' for a full run. */
+function subsetBanner(report: RunReport): string {
+  const limits = dataLimitsText(report.config);
+  if (limits === null) return '';
+  return `<p class="subset" id="data-subset"><strong>Part of the data:</strong> ${escapeHtml(
+    `this run used ${limits}. Its figures are not comparable with the reference's, which trained and tested on the full sets.`,
+  )}</p>`;
+}
+
 function headerHtml(report: RunReport): string {
   const c = report.config;
   const workers = report.workers
@@ -41,6 +62,7 @@ function headerHtml(report: RunReport): string {
     ['duration', duration(report.startedAt, report.finishedAt)],
     ['backend', report.backend],
     ['workers', `${report.workers.length}${workers ? ` — ${workers}` : ''}`],
+    ['data', dataLimitsText(c) ?? 'full training and test sets'],
     ['epochs', `${c.epochs} (fine-tune ${c.finetuneEpochs})`],
     ['global batch', String(c.batchSize)],
     ['optimizer', c.optimizer.name],
@@ -97,7 +119,34 @@ function phaseSummary(phase: PhaseReport): string {
   return `<p>${escapeHtml(parts.join(' · '))}</p>`;
 }
 
-async function phaseHtml(phase: PhaseReport): Promise<string> {
+/** What the learning curves' splits are; where a logit adjustment is involved, whether per-epoch test figures include it. */
+function curvesNote(phase: PhaseReport, config: RunReport['config']): string {
+  const base = "train = mean over the epoch's training batches (augmented, dropout on); test = the test set after the epoch";
+  const k = config.finetuneOversample;
+  if (phase.history.some((h) => h.testAccuracyUnadjusted !== undefined)) {
+    return (
+      `${base}, taken with the logit adjustment applied (the added classes' output bias lowered by ln ${k}), as the final figures above are; ` +
+      'test before logit adjustment = the same test set with the output bias as trained.'
+    );
+  }
+  if (phase.name === 'finetune' && config.finetuneLogitAdjust === true && k > 1 && phase.history.length > 0) {
+    // report.json of a run from before the per-epoch figures included the adjustment
+    return `${base}, taken with the output bias as trained: before the logit adjustment (ln ${k}) that the final figures above include.`;
+  }
+  return `${base}.`;
+}
+
+/** Beside the reference comparison of a run on part of the data: what ours was trained and tested on. */
+function subsetNote(phase: PhaseReport, config: RunReport['config']): string {
+  const limits = dataLimitsText(config);
+  if (limits === null) return '';
+  return `<p class="note subset">${escapeHtml(
+    `Not like for like: ours used ${limits}, and its test figures are over ${integer(phase.test.samples)} test images; ` +
+      "the reference's are over the full training and test sets.",
+  )}</p>`;
+}
+
+async function phaseHtml(phase: PhaseReport, config: RunReport['config']): Promise<string> {
   const ref = (REFERENCE as Partial<Record<string, ReferencePhase>>)[phase.name];
   const charts = await renderPhaseCharts(phase);
   const id = `phase-${phase.name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
@@ -106,9 +155,9 @@ async function phaseHtml(phase: PhaseReport): Promise<string> {
     `<h2>Phase ${escapeHtml(phase.name)}</h2>`,
     phaseSummary(phase),
     '<h3>Ours vs reference</h3>',
-    ref === undefined ? '<p class="note">No reference figures for this phase.</p>' : referenceTable(phase, ref),
+    ref === undefined ? '<p class="note">No reference figures for this phase.</p>' : subsetNote(phase, config) + referenceTable(phase, ref),
     '<h3>Learning curves</h3>',
-    '<p class="note">train = mean over the epoch\'s training batches (augmented, dropout on); test = the test set after the epoch.</p>',
+    `<p class="note">${escapeHtml(curvesNote(phase, config))}</p>`,
     `<div class="charts"><figure>${charts.loss}</figure><figure>${charts.accuracy}</figure></div>`,
     '<h3>Test set</h3>',
     `<div class="charts"><figure>${charts.confusion}</figure>`,
@@ -118,8 +167,9 @@ async function phaseHtml(phase: PhaseReport): Promise<string> {
 }
 
 /**
- * One self-contained HTML page for a finished run: a header (times, backend, workers, key config),
- * then per phase a comparison with the reference figures (REFERENCE from @cifar-dist/training),
+ * One self-contained HTML page for a finished run: a header (times, backend, workers, the data
+ * used, key config; a run cut by --train-limit/--test-limit says so in a banner at the top and
+ * beside each reference comparison), then per phase a comparison with the reference figures (REFERENCE from @cifar-dist/training),
  * loss and accuracy learning curves, the test confusion matrix as a heatmap and the per-class table.
  * Charts are Vega-Lite specs rendered to inline SVG; the page loads nothing (a CSP forbids it), so
  * it works offline. All report text is HTML-escaped.
@@ -127,7 +177,7 @@ async function phaseHtml(phase: PhaseReport): Promise<string> {
  */
 export async function renderReportHtml(report: RunReport): Promise<string> {
   const phases: string[] = [];
-  for (const phase of report.phases) phases.push(await phaseHtml(phase));
+  for (const phase of report.phases) phases.push(await phaseHtml(phase, report.config));
   return [
     '<!doctype html>',
     '<html lang="en">',
@@ -140,6 +190,7 @@ export async function renderReportHtml(report: RunReport): Promise<string> {
     '</head>',
     '<body>',
     '<h1>cifar-dist training run</h1>',
+    subsetBanner(report),
     headerHtml(report),
     ...phases,
     '</body>',

@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Packr } from 'msgpackr';
 import type { tf } from '@cifar-dist/model';
-import { sha256, writeDirAtomic } from './atomic-files.js';
+import { removeInterruptedWrites, settleAtomicWrites, sha256, writeDirAtomic } from './atomic-files.js';
 import type { TrainConfig } from './config.js';
 import { TrainingError } from './errors.js';
 import { MODEL_JSON, WEIGHTS_BIN, layersModelFiles, loadLayersModel } from './model-files.js';
@@ -21,6 +21,11 @@ const packr = new Packr({ moreTypes: true, useRecords: false });
 export interface CheckpointState {
   format: number;
   createdAt: string;
+  /**
+   * The run that wrote it: a random id stamped when a run starts, kept by every resume. Absent in
+   * checkpoints written before run ids (they still load; the resumed run gets an id then).
+   */
+  runId?: string;
   config: TrainConfig;
   phase: PhaseProgress;
   numClasses: number;
@@ -119,4 +124,32 @@ export async function findLatestCheckpoint(root: string, log: (msg: string) => v
     }
   }
   return null;
+}
+
+/**
+ * Resolves once the saves in flight (checkpoints, models, the report) have been renamed into
+ * place or failed, or after `timeoutMs`: a run that is stopping lets a nearly done save finish.
+ * What is still unfinished at exit is removed then (see atomic-files.ts).
+ */
+export function settleSaves(timeoutMs: number): Promise<void> {
+  return settleAtomicWrites(timeoutMs);
+}
+
+/** What a run writes into its folder through temp + rename (checkpoints go one level down). */
+const RUN_WRITES = /^(model-[\w-]+|report\.(json|html)|history-[\w-]+\.csv)$/;
+
+/**
+ * Removes what interrupted saves left in a run folder and its checkpoints/ (a process killed
+ * while writing a checkpoint, a model or the report): temp folders and files named
+ * `<name>.tmp-<pid>-<ms>`, and puts back a `<name>.old-<pid>-<ms>` that was moved aside to be
+ * replaced when `<name>` is missing. Only those names, and only for what a run writes
+ * (checkpoint folders, models, report and history files); everything else is left alone.
+ * Called when a run starts in `out`; each action is logged.
+ */
+export function removeInterruptedSaves(out: string, log: (msg: string) => void = () => undefined): void {
+  const done = [
+    ...removeInterruptedWrites(path.join(out, 'checkpoints'), (name) => /^ckpt-p\d+-e\d+$/.test(name)),
+    ...removeInterruptedWrites(out, (name) => RUN_WRITES.test(name)),
+  ];
+  for (const line of done) log(line);
 }

@@ -56,6 +56,13 @@ export interface TrainConfig {
    * the same sample-weighted mean either way. Absent in checkpoints of older runs: on.
    */
   balanceShards?: boolean;
+  /**
+   * Global-norm gradient clipping (torch.nn.utils.clip_grad_norm_): the averaged gradient g is
+   * scaled by maxNorm / ||g||_2 when its norm exceeds maxNorm. Absent: no clipping. With it, a
+   * step whose every worker's gradient norm jumped past the GradientGuard's bound is clipped and
+   * applied instead of stopping the run.
+   */
+  clipNorm?: number;
 }
 
 /**

@@ -20,4 +20,7 @@ export { runSocketWorker, type SocketWorkerOptions } from './transport/socket-wo
 export { ZeroComputeRuntime } from './zero-compute-runtime.js';
 export { ShardedCompute, microBatchCounts, type ModelSource, type Reduction, type ShardedBatch, type ShardedResult } from './sharded-compute.js';
 export { PartCollector } from './part-collector.js';
-export { NodeRuntime, type NodeRuntimeOptions } from './node-runtime.js';
+export { NodeRuntime, NODE_TIMEOUT_SHARE, nodeRequestTimeout, type NodeRuntimeOptions } from './node-runtime.js';
+export * from './run-folder.js';
+export * from './frame-budget.js';
+export * from './duration.js';

@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { tf } from '@cifar-dist/model';
 import { writeDirAtomic } from './atomic-files.js';
 import { TrainingError } from './errors.js';
+import { MODEL_JSON, modelFolderHandler } from './model-io.js';
 
-export const MODEL_JSON = 'model.json';
+export { MODEL_JSON };
 export const WEIGHTS_BIN = 'weights.bin';
 
 /**
@@ -38,41 +38,21 @@ export async function saveLayersModel(model: tf.LayersModel, dir: string): Promi
   await writeDirAtomic(dir, await layersModelFiles(model));
 }
 
-interface ModelJson {
-  modelTopology: object;
-  weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }>;
-}
-
 /**
- * Loads a LayersModel folder written by saveLayersModel (or any single-shard model.json) with
- * `tf.loadLayersModel`, reading the files from disk (plain @tensorflow/tfjs has no file:// handler).
- * @throws TrainingError E_TRAIN_CHECKPOINT naming the file when it is missing or malformed
+ * Loads a LayersModel folder (model.json and the weight files its weightsManifest lists, in any
+ * layout the format allows: saveLayersModel's one weights.bin, one group per layer, sharded
+ * groups, subfolders, uint8/uint16/float16-quantized weights) with `tf.loadLayersModel` through
+ * {@link modelFolderHandler}.
+ * @throws TrainingError E_TRAIN_CHECKPOINT naming the file, group or weight at fault: model.json
+ *   missing, not JSON or not a layers model; a weight file missing, unreadable, or not of the size
+ *   its group's weights take; a manifest weight the network does not have, of another shape, or a
+ *   network weight the manifest does not give
  */
 export async function loadLayersModel(dir: string): Promise<tf.LayersModel> {
-  const jsonPath = path.join(dir, MODEL_JSON);
-  let json: ModelJson;
   try {
-    json = JSON.parse(await readFile(jsonPath, 'utf8')) as ModelJson;
+    return await tf.loadLayersModel(modelFolderHandler(dir));
   } catch (err) {
-    throw new TrainingError('E_TRAIN_CHECKPOINT', `cannot read ${jsonPath}: ${(err as Error).message}`, { cause: err });
+    if (err instanceof TrainingError) throw err;
+    throw new TrainingError('E_TRAIN_CHECKPOINT', `cannot load ${path.join(dir, MODEL_JSON)}: ${(err as Error).message}`, { cause: err });
   }
-  const manifest = json.weightsManifest?.[0];
-  if (!json.modelTopology || !manifest) {
-    throw new TrainingError('E_TRAIN_CHECKPOINT', `${jsonPath} has no modelTopology or weightsManifest`);
-  }
-  const buffers = await Promise.all(manifest.paths.map((p) => readFile(path.join(dir, p))));
-  const weightData = tf.io.concatenateArrayBuffers(
-    buffers.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer),
-  );
-  // Every weight of this network is float32: 4 bytes per value.
-  const expected = manifest.weights.reduce((sum, w) => sum + w.shape.reduce((a, b) => a * b, 1) * 4, 0);
-  if (weightData.byteLength !== expected) {
-    throw new TrainingError(
-      'E_TRAIN_CHECKPOINT',
-      `${path.join(dir, manifest.paths[0] ?? WEIGHTS_BIN)} holds ${weightData.byteLength} bytes, model.json expects ${expected}`,
-    );
-  }
-  return tf.loadLayersModel(
-    tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: manifest.weights, weightData }),
-  );
 }

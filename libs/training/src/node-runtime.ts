@@ -18,6 +18,23 @@ import { halfBlocks, StreamingAverage } from './streaming-average.js';
 import { WorkerRuntime } from './worker-runtime.js';
 import type { WorkerPool } from './worker-pool.js';
 
+/**
+ * Share of the coordinator's request timeout that a per-node stage gives its own workers: a hung
+ * local worker is then dropped, and its part recomputed by the others, before the coordinator's
+ * own timeout would drop the whole node.
+ */
+export const NODE_TIMEOUT_SHARE = 0.4;
+
+/**
+ * The request timeout of a per-node stage's own workers, ms: `own` (its --request-timeout) when
+ * given, never more than NODE_TIMEOUT_SHARE of the coordinator's (sent in its welcome; 120 s,
+ * the coordinator's default, when an older coordinator does not say).
+ */
+export function nodeRequestTimeout(coordinatorMs: number | undefined, own: number | undefined): number {
+  const bound = Math.floor(NODE_TIMEOUT_SHARE * (coordinatorMs ?? 120_000));
+  return Math.max(1, Math.min(own ?? bound, bound));
+}
+
 export interface NodeRuntimeOptions {
   /** The workers of this host (joined through the node's own loopback server). */
   pool: WorkerPool;
@@ -42,7 +59,15 @@ export interface NodeRuntimeOptions {
 export class NodeRuntime implements ModelSource {
   private model: tf.LayersModel | null = null;
   private message: SetModelMessage | null = null;
-  private current = -1;
+  /**
+   * The node's own version of the weights it holds, raised by every set-model and every weights
+   * load and never reset: what its workers and its caches (the shared weights file, the CRC
+   * check) see. The coordinator's versions restart with each model, and with a coordinator
+   * restarted by --resume, so the same number can name other weights.
+   */
+  private local = -1;
+  /** The coordinator's version of the weights held (reported back in every reply). */
+  private upstream = -1;
   private trainable: Float32Array = new Float32Array(0);
   /** Every weight at `allVersion` (built for a worker that joins mid-phase). */
   private all: { version: number; weights: Float32Array } | null = null;
@@ -58,7 +83,7 @@ export class NodeRuntime implements ModelSource {
     this.log = opts.log ?? (() => undefined);
     // A node with no live worker answers at once (the coordinator re-shards over other nodes)
     // instead of holding the step until the coordinator's request timeout.
-    this.sharded = new ShardedCompute({ pool: opts.pool, source: this, balance: opts.balance !== false, minWorkers: 1, log: this.log, waitTimeoutMs: 0 });
+    this.sharded = new ShardedCompute({ pool: opts.pool, source: this, balance: opts.balance !== false, minWorkers: 1, log: this.log, waitTimeoutMs: 0, everyOutlier: 'accept' });
   }
 
   get modelId(): number {
@@ -74,7 +99,7 @@ export class NodeRuntime implements ModelSource {
   }
 
   get version(): number {
-    return this.current;
+    return this.local;
   }
 
   /**
@@ -90,8 +115,9 @@ export class NodeRuntime implements ModelSource {
     this.model = model;
     this.message = { ...msg, weights: new Float32Array(0) };
     this.trainable = getWeightsFlat(model, 'trainable');
-    this.all = { version: msg.weightsVersion, weights: Float32Array.from(msg.weights) };
-    this.current = msg.weightsVersion;
+    this.local += 1;
+    this.upstream = msg.weightsVersion;
+    this.all = { version: this.local, weights: Float32Array.from(msg.weights) };
     this.verifiedCrc = undefined;
     const length = this.trainable.length;
     if (this.average?.length !== length) {
@@ -114,11 +140,11 @@ export class NodeRuntime implements ModelSource {
   setModelMessage(): SetModelMessage {
     const { model, message, all } = this;
     if (model === null || message === null || all === null) throw new ProtocolError('E_PROTO_STALE', 'this node holds no model');
-    if (all.version !== this.current) {
+    if (all.version !== this.local) {
       setWeightsFlat(model, this.trainable, 'trainable');
-      this.all = { version: this.current, weights: getWeightsFlat(model, 'all') };
+      this.all = { version: this.local, weights: getWeightsFlat(model, 'all') };
     }
-    return { ...message, weights: (this.all as { weights: Float32Array }).weights, weightsVersion: this.current };
+    return { ...message, weights: (this.all as { weights: Float32Array }).weights, weightsVersion: this.local };
   }
 
   /**
@@ -143,7 +169,7 @@ export class NodeRuntime implements ModelSource {
           ...(msg.microBatch ? { micro: { size: msg.microBatch, dropoutSeed: msg.dropoutSeed ?? 0, sampleOffset: msg.sampleOffset ?? 0 } } : {}),
         },
         reduction,
-        () => new TrainingError('E_TRAIN_NONFINITE', `every local worker found the loss non-finite at step ${msg.step}`),
+        (why) => new TrainingError('E_TRAIN_NONFINITE', `${why} at step ${msg.step} on every local worker`),
       );
     } catch (err) {
       if ((err as { code?: string }).code !== 'E_TRAIN_NONFINITE') throw err;
@@ -151,16 +177,27 @@ export class NodeRuntime implements ModelSource {
       return this.nonFiniteReply(msg, parts);
     }
     const gradients = msg.microBatch ? (this.collector as PartCollector).out : (this.average as StreamingAverage).mean;
-    const identity = { weightsVersion: this.current, weightsCrc: this.verifiedCrc, computeMs: performance.now() - started };
+    const identity = { weightsVersion: this.upstream, weightsCrc: this.verifiedCrc, computeMs: performance.now() - started };
     return gradientReply(msg, { loss: result.loss, correct: result.correct, count: msg.count, gradients }, identity, this.halfBuffers);
   }
 
-  /** Forward pass of the request's samples, split evenly over the local workers. */
+  /**
+   * Forward pass of the request's samples, split evenly over the local workers. When every local
+   * worker finds the loss non-finite, the reply's losses are NaN (the coordinator decides).
+   */
   async evaluate(msg: EvaluateMessage): Promise<EvaluationMessage> {
     this.load(msg.modelId, msg.weights, msg.weightsVersion);
     const chunk = Math.max(1, Math.ceil(msg.count / Math.max(1, this.opts.pool.size)));
-    const { predictions, losses } = await this.sharded.predict(msg, chunk);
-    return { type: 'evaluation', requestId: msg.requestId, predictions, losses };
+    try {
+      const { predictions, losses } = await this.sharded.predict(msg, chunk);
+      return { type: 'evaluation', requestId: msg.requestId, predictions, losses };
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'E_TRAIN_NONFINITE') throw err;
+      // Every local worker agrees: say so as they would (non-finite losses); the coordinator
+      // weighs this node's answer against the other nodes'.
+      this.log((err as Error).message);
+      return { type: 'evaluation', requestId: msg.requestId, predictions: new Uint8Array(msg.count), losses: new Float32Array(msg.count).fill(Number.NaN) };
+    }
   }
 
   dispose(): void {
@@ -178,14 +215,15 @@ export class NodeRuntime implements ModelSource {
       throw new ProtocolError('E_PROTO_FIELD', `sent ${weights.length} trainable weights, the model has ${this.trainable.length}`);
     }
     this.trainable.set(weights);
-    this.current = version;
+    this.local += 1;
+    this.upstream = version;
     this.verifiedCrc = ++this.loads % WorkerRuntime.VERIFY_EVERY === 0 ? weightsCrc(this.trainable) : undefined;
   }
 
   /** A well-formed reply whose loss is NaN (its gradient all zeros): the coordinator's check names it. */
   private nonFiniteReply(msg: ComputeMessage, parts: number): GradientMessage {
     const length = this.trainable.length * parts;
-    const base = { type: 'gradient' as const, step: msg.step, loss: Number.NaN, correct: 0, count: msg.count, weightsVersion: this.current, computeMs: 0 };
+    const base = { type: 'gradient' as const, step: msg.step, loss: Number.NaN, correct: 0, count: msg.count, weightsVersion: this.upstream, computeMs: 0 };
     if (msg.gradDtype === 'float16') return { ...base, gradients: new Uint16Array(length), gradDtype: 'float16', gradScales: new Float32Array(halfBlocks(this.trainable.length) * parts).fill(1) };
     if (msg.gradDtype === 'bfloat16') return { ...base, gradients: new Uint16Array(length), gradDtype: 'bfloat16' };
     return { ...base, gradients: new Float32Array(length) };

@@ -14,6 +14,8 @@ export class PartCollector implements Reduction {
   /** The parts end to end, once `complete` (reused by the next `begin` of the same size). */
   out: Float32Array = new Float32Array(0);
   readonly nonFinite = new Set<number>();
+  /** Each part's gradient L2 norm (NaN: not finite or not in yet; +Infinity past float32), by index. */
+  norms: number[] = [];
   busyMs = 0;
   private arrived: boolean[] = [];
 
@@ -25,6 +27,7 @@ export class PartCollector implements Reduction {
     if (this.out.length !== counts.length * this.length) this.out = new Float32Array(counts.length * this.length);
     this.arrived = counts.map(() => false);
     this.nonFinite.clear();
+    this.norms = counts.map((n) => (n > 0 ? Number.NaN : 0));
     this.busyMs = 0;
   }
 
@@ -43,7 +46,10 @@ export class PartCollector implements Reduction {
     else {
       if (part.gradients.length !== this.length) throw new TrainingError('E_TRAIN_GRADIENT', `part ${index} has ${part.gradients.length} values, expected ${this.length}`);
       slot.set(part.gradients);
-      if (!allFinite(slot)) this.nonFinite.add(index);
+      let sq = 0;
+      for (let i = 0; i < slot.length; i++) sq += slot[i]! * slot[i]!;
+      if (Number.isNaN(sq) || !allFinite(slot)) this.nonFinite.add(index);
+      else this.norms[index] = Math.sqrt(Math.fround(sq));
     }
     this.arrived[index] = true;
     this.busyMs += performance.now() - t0;

@@ -1,12 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { gatherBatch, loadCifar10, normalizeImages, type ImageSet } from '@cifar-dist/data';
+import { gatherBatch, normalizeImages, type ImageSet } from '@cifar-dist/data';
 import { computeGradients, createModel, getWeightsFlat, selectBackend, tf } from '@cifar-dist/model';
 import type { ComputeMessage, GradientMessage } from '@cifar-dist/protocol';
 import { averageGradients } from './average.js';
 import { defaultConfig, type TrainConfig } from './config.js';
 import { InProcessLink } from './in-process-link.js';
 import { PhaseRunner, type EpochRecord } from './phase-runner.js';
-import { SHARED_DATA } from './test-support.js';
+import { relativeError, smallCifar } from './test-support.js';
 import type { WorkerLink } from './worker-link.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -15,9 +15,7 @@ let test: ImageSet;
 
 beforeAll(async () => {
   await selectBackend({ force: 'wasm' });
-  const full = await loadCifar10(SHARED_DATA, 'train', { limit: 200 });
-  train = { ...gatherBatch(full, Array.from({ length: 160 }, (_, i) => i)), classNames: full.classNames };
-  test = { ...gatherBatch(full, Array.from({ length: 40 }, (_, i) => 160 + i)), classNames: full.classNames };
+  ({ train, test } = await smallCifar());
 });
 
 function config(overrides: Partial<TrainConfig> = {}): TrainConfig {
@@ -77,15 +75,6 @@ async function runPool(pool: WorkerPool, cfg: TrainConfig) {
   return { model, logs, progress: await runner.run() };
 }
 
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff += ((a[i] as number) - (b[i] as number)) ** 2;
-    norm += (a[i] as number) ** 2;
-  }
-  return Math.sqrt(diff / norm);
-}
 
 describe('synchronous data-parallel SGD', () => {
   it('the weighted average of shard gradients equals the full-batch gradient (dropout off)', async () => {
@@ -320,7 +309,7 @@ describe('workers that come late', () => {
       hooks: {
         log: (m) => {
           logs.push(m);
-          if (m.startsWith('waiting for workers')) setTimeout(() => pool.add(late), 50);
+          if (m.startsWith('step 0: waiting for workers')) setTimeout(() => pool.add(late), 50);
         },
         onStep: (info) => {
           if (info.step === 10) pool.add(latest);
@@ -328,7 +317,7 @@ describe('workers that come late', () => {
       },
     });
     const progress = await runner.run();
-    expect(logs).toContain('waiting for workers: 1 live, need 2');
+    expect(logs).toContain('step 0: waiting for workers: 1 live, need 2');
     expect(progress.step).toBe(20);
     expect(progress.samplesSeen).toBe(160);
     expect(setModelCalls).toBe(1);

@@ -32,6 +32,13 @@ export interface EpochRecord {
   seconds: number;
   imagesPerSecond: number;
   workers: number;
+  /**
+   * Only in a phase that ends with a logit adjustment (the oversampled fine-tune; see
+   * PhaseRunnerOptions.evalAdjust): `testLoss`/`testAccuracy` are then taken with the adjustment
+   * applied, as the phase's final figures are; these are the same test set with the bias as trained.
+   */
+  testLossUnadjusted?: number;
+  testAccuracyUnadjusted?: number;
 }
 
 /** Where a phase stands: enough, with the weights and optimizer state, to resume it. */
@@ -108,6 +115,12 @@ export interface PhaseRunnerOptions {
    * fine-tune oversamples its few-hundred-image new classes this way.
    */
   classRepeats?: number[];
+  /**
+   * The logit adjustment (see adjustOutputBias) the phase's final figures will be taken with: each
+   * epoch's test figures are then taken with it applied too (for that evaluation only), and also
+   * without it (EpochRecord testLossUnadjusted/testAccuracyUnadjusted).
+   */
+  evalAdjust?: readonly number[];
   /** Continue from a checkpoint: progress, plus the optimizer state (weights are already in `model`). */
   resume?: { progress: PhaseProgress; optimizer: OptimizerState };
 }
@@ -131,6 +144,21 @@ export interface Predictions {
 const PHASE_INDEX: Record<PhaseName, number> = { cifar10: 1, finetune: 2 };
 
 /**
+ * Global-norm clipping in place (torch.nn.utils.clip_grad_norm_ with one group): g *= maxNorm /
+ * ||g||_2 when ||g||_2 > maxNorm (norm summed in double).
+ * @returns true when g was scaled
+ */
+export function clipToNorm(g: Float32Array, maxNorm: number): boolean {
+  let sq = 0;
+  for (let i = 0; i < g.length; i++) sq += g[i]! * g[i]!;
+  const norm = Math.sqrt(sq);
+  if (!(norm > maxNorm)) return false;
+  const scale = maxNorm / norm;
+  for (let i = 0; i < g.length; i++) g[i] = g[i]! * scale;
+  return true;
+}
+
+/**
  * Synchronous data-parallel SGD for one phase. Each step: take the next global batch of the
  * epoch's seeded permutation, augment it (on the coordinator, keyed by seed/phase/epoch/step, so
  * the draws do not depend on how many workers there are), split it into one shard per live worker
@@ -152,6 +180,8 @@ export class PhaseRunner implements ModelSource {
   private weightsVersion = 0;
   /** Shards each step and evaluation over the pool's workers. */
   private readonly sharded: ShardedCompute;
+  /** Steps of the current epoch whose gradient --clip-norm scaled down. */
+  private clippedSteps = 0;
   private readonly log: (msg: string) => void;
   /** Training-set indices of one epoch before shuffling (every image once, oversampled classes more). */
   private readonly epochPool: Uint32Array;
@@ -175,7 +205,14 @@ export class PhaseRunner implements ModelSource {
       this.progress = { name: opts.name, epoch: 0, step: 0, samplesSeen: 0, history: [] };
     }
     opts.pool.resetVersions();
-    this.sharded = new ShardedCompute({ pool: opts.pool, source: this, balance: opts.config.balanceShards !== false, minWorkers: opts.config.minWorkers, log: this.log });
+    this.sharded = new ShardedCompute({
+      pool: opts.pool,
+      source: this,
+      balance: opts.config.balanceShards !== false,
+      minWorkers: opts.config.minWorkers,
+      log: this.log,
+      everyOutlier: opts.config.clipNorm === undefined ? 'diverged' : 'accept',
+    });
   }
 
   /** The version of `weights` (raised by every optimizer step and logit adjustment). */
@@ -284,7 +321,7 @@ export class PhaseRunner implements ModelSource {
       });
     }
     const trainSeconds = (performance.now() - started) / 1000;
-    const test = await this.evaluateReport(this.opts.test);
+    const { test, unadjusted } = await this.evaluateEpoch();
     const record: EpochRecord = {
       epoch: epoch + 1,
       loss: lossSum / samples,
@@ -295,15 +332,40 @@ export class PhaseRunner implements ModelSource {
       seconds: (performance.now() - started) / 1000,
       imagesPerSecond: samples / trainSeconds,
       workers: this.opts.pool.size,
+      ...(unadjusted ? { testLossUnadjusted: unadjusted.loss ?? Number.NaN, testAccuracyUnadjusted: unadjusted.accuracy } : {}),
     };
     this.progress.history.push(record);
     this.progress.epoch = epoch + 1;
     this.log(
       `${this.opts.name} epoch ${record.epoch}/${this.opts.epochs}: loss ${record.loss.toFixed(4)} acc ${record.accuracy.toFixed(4)} ` +
         `test loss ${record.testLoss.toFixed(4)} test acc ${record.testAccuracy.toFixed(4)} ` +
-        `(${record.seconds.toFixed(1)} s, ${record.imagesPerSecond.toFixed(1)} img/s, ${record.workers} workers)`,
+        (unadjusted ? `after the logit adjustment (before: test loss ${record.testLossUnadjusted?.toFixed(4)} test acc ${record.testAccuracyUnadjusted?.toFixed(4)}) ` : '') +
+        `(${record.seconds.toFixed(1)} s, ${record.imagesPerSecond.toFixed(1)} img/s, ${record.workers} workers)` +
+        (this.clippedSteps > 0 ? `; --clip-norm ${this.opts.config.clipNorm} scaled the gradient of ${this.clippedSteps} of ${steps} steps` : ''),
     );
+    this.clippedSteps = 0;
     await this.opts.hooks?.onEpochEnd?.(this, record);
+  }
+
+  /**
+   * The epoch's test figures. With `evalAdjust`: taken with the adjustment applied, as the phase's
+   * final figures are, and also with the bias as trained (`unadjusted`); the trained bias is then
+   * put back bit for bit (copied back, not re-added) before training goes on.
+   */
+  private async evaluateEpoch(): Promise<{ test: ClassificationReport; unadjusted?: ClassificationReport }> {
+    const adjust = this.opts.evalAdjust;
+    if (adjust === undefined) return { test: await this.evaluateReport(this.opts.test) };
+    const unadjusted = await this.evaluateReport(this.opts.test);
+    const bias = this.weights.length - this.opts.numClasses;
+    const trained = this.weights.slice(bias);
+    this.adjustOutputBias(adjust);
+    try {
+      return { test: await this.evaluateReport(this.opts.test), unadjusted };
+    } finally {
+      this.weights.set(trained, bias);
+      this.weightsVersion += 1;
+      this.syncModel();
+    }
   }
 
   /** The set-model request for a worker that holds nothing yet: every weight, at the current version. */
@@ -358,15 +420,16 @@ export class PhaseRunner implements ModelSource {
         ...(config.gradDtype === 'float32' ? {} : { gradDtype: config.gradDtype }),
       },
       this.reduction,
-      () =>
+      (why) =>
         new TrainingError(
           'E_TRAIN_NONFINITE',
-          `the loss became non-finite at ${this.opts.name} step ${step} (epoch ${epoch + 1}, lr ${lr}) on every worker: ` +
+          `${why} at ${this.opts.name} step ${step} (epoch ${epoch + 1}, lr ${lr}) on every worker: ` +
             'stopping; the newest checkpoint is the last good state (resume with a lower --lr)',
         ),
       dispatched,
     );
     const t2 = performance.now();
+    if (config.clipNorm !== undefined && clipToNorm(this.reduction.mean, config.clipNorm)) this.clippedSteps += 1;
     if (!this.optimizer.step(this.weights, this.reduction.mean, lr)) {
       throw new TrainingError('E_TRAIN_NONFINITE', `weights became non-finite at step ${step} (lr ${lr}); stopping, the last checkpoint is kept`);
     }

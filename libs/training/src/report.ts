@@ -25,6 +25,8 @@ export interface PhaseReport {
 
 export interface RunReport {
   version: 1;
+  /** The run's id, also in each of its checkpoints (absent in reports written before run ids). */
+  runId?: string;
   startedAt: string;
   finishedAt: string;
   backend: string;

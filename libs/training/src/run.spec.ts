@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '@cifar-dist/model';
+import type { EvaluateMessage, EvaluationMessage } from '@cifar-dist/protocol';
 import { findLatestCheckpoint } from './checkpoint.js';
 import { defaultConfig, type TrainConfig } from './config.js';
 import { InProcessLink } from './in-process-link.js';
@@ -151,6 +152,30 @@ describe('a loss that becomes NaN', () => {
     expect(latest?.state.phase).toMatchObject({ name: 'cifar10', epoch: 1, step: 3 });
     expect(p.size).toBe(2); // nobody was blamed for the divergence
     await expect(readFile(path.join(out, 'report.json'))).rejects.toThrow();
+    latest?.model.dispose();
+  }, 300_000);
+
+  it('outputs that overflow in evaluation on every worker (finite weights): E_TRAIN_NONFINITE, nobody blamed, the last good checkpoint kept', async () => {
+    const out = await tempDir();
+    const p = new WorkerPool();
+    // The issue's example: the epoch's steps are fine, but after epoch 2's last step the outputs
+    // overflow; every worker returns non-finite losses for the test set.
+    class OverflowingLink extends InProcessLink {
+      override async evaluate(msg: EvaluateMessage): Promise<EvaluationMessage> {
+        const reply = await super.evaluate(msg);
+        // 3 steps per epoch: epoch 1 is evaluated at weights version 3 (clean), epoch 2 at 6
+        return msg.weightsVersion >= 6 ? { ...reply, losses: reply.losses.map(() => Number.POSITIVE_INFINITY) } : reply;
+      }
+    }
+    for (let i = 0; i < 2; i++) p.add(new OverflowingLink(`w${i}`));
+    await expect(runTraining({ config, pool: p, out })).rejects.toMatchObject({
+      code: 'E_TRAIN_NONFINITE',
+      message: expect.stringMatching(/^evaluation: every worker \(2\) finds the loss non-finite for samples \d+\.\.\d+ at the same weights: the model diverged, not a worker/),
+    });
+    expect(p.size).toBe(2);
+    expect(await readdir(path.join(out, 'checkpoints'))).toEqual(['ckpt-p1-e0001']);
+    const latest = await findLatestCheckpoint(path.join(out, 'checkpoints'));
+    expect(latest?.state.phase).toMatchObject({ name: 'cifar10', epoch: 1, step: 3 });
     latest?.model.dispose();
   }, 300_000);
 

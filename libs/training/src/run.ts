@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { loadCifar10, loadFinetuneDataset, type ImageSet } from '@cifar-dist/data';
 import {
@@ -13,9 +14,11 @@ import { writeFileAtomic } from './atomic-files.js';
 import { checkpointName, findLatestCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
 import { TrainingError } from './errors.js';
+import { checkFrameBudget, MAX_MESSAGE_BYTES } from './frame-budget.js';
 import { saveLayersModel } from './model-files.js';
 import { PhaseRunner, type PhaseHooks, type PhaseName, type PhaseProgress } from './phase-runner.js';
 import type { PhaseReport, RunReport } from './report.js';
+import { checkRunFolder } from './run-folder.js';
 import type { WorkerPool } from './worker-pool.js';
 
 export interface RunOptions {
@@ -37,6 +40,10 @@ export interface RunOptions {
   explicit?: ReadonlySet<keyof TrainConfig>;
   backend?: string;
   hooks?: PhaseHooks;
+  /** Id of a new run (default: a random UUID); a resumed run keeps its checkpoint's. */
+  runId?: string;
+  /** Largest frame the transport carries (default MAX_MESSAGE_BYTES): larger settings are refused. */
+  maxMessageBytes?: number;
 }
 
 /**
@@ -112,18 +119,30 @@ export async function runTraining(opts: RunOptions): Promise<RunReport> {
   const ckptRoot = path.join(out, 'checkpoints');
   const startedAt = new Date().toISOString();
   let resumeFrom: Checkpoint | null = null;
+  // A new run never mixes with another run's files (the command line checks this before anything
+  // starts, see runFolder; this covers every other caller).
+  if (!opts.resume) checkRunFolder(out, 'new');
   if (opts.resume) {
     resumeFrom = await findLatestCheckpoint(ckptRoot, log);
     if (resumeFrom === null && opts.resume === 'auto') {
+      // Nothing to continue: only a folder that holds no other run's files may take a new one.
+      checkRunFolder(out, 'auto');
       log(`--resume auto: no checkpoint under ${ckptRoot}; starting a new run`);
     } else if (resumeFrom === null) {
       throw new TrainingError('E_TRAIN_CONFIG', `--resume: no good checkpoint under ${ckptRoot}; nothing to resume (leave out --resume to start a new run)`);
     }
   }
+  let runId = opts.runId ?? randomUUID();
   if (resumeFrom !== null) {
-    log(`resuming from ${resumeFrom.dir}`);
+    if (resumeFrom.state.runId !== undefined) runId = resumeFrom.state.runId;
+    else log(`${resumeFrom.dir} has no run id (written before run ids): the run continues as run ${runId}`);
+    log(`resuming from ${resumeFrom.dir} (run ${runId})`);
     if (opts.explicit) config = resumedConfig(resumeFrom.state.config, opts.config, opts.explicit, log);
+  } else {
+    log(`run ${runId} starts in ${out}`);
   }
+  // Every frame must fit through the transport, with the settings the run goes on with.
+  checkFrameBudget(config, opts.maxMessageBytes ?? MAX_MESSAGE_BYTES);
   const completed: PhaseReport[] = resumeFrom ? [...resumeFrom.state.completed] : [];
   let modelId = 0;
 
@@ -138,6 +157,12 @@ export async function runTraining(opts: RunOptions): Promise<RunReport> {
     const started = performance.now();
     const numClasses = data.train.classNames.length;
     const phaseIndex = name === 'cifar10' ? 1 : 2;
+    // The fine-tune's added classes are seen k times as often as their share of the data: its final
+    // figures are taken after undoing that prior shift, and so is each epoch's test figure.
+    const adjust =
+      name === 'finetune' && config.finetuneOversample > 1 && config.finetuneLogitAdjust
+        ? data.train.classNames.map((_, c) => (c >= 10 ? Math.log(config.finetuneOversample) : 0))
+        : undefined;
     const runner = new PhaseRunner({
       name,
       model,
@@ -154,6 +179,7 @@ export async function runTraining(opts: RunOptions): Promise<RunReport> {
       // The fine-tune's classes past CIFAR-10's ten are the added ones, with a tenth of the images.
       classRepeats:
         name === 'finetune' ? data.train.classNames.map((_, c) => (c >= 10 ? config.finetuneOversample : 1)) : [],
+      ...(adjust ? { evalAdjust: adjust } : {}),
       hooks: {
         ...opts.hooks,
         onEpochEnd: async (r, record) => {
@@ -165,6 +191,7 @@ export async function runTraining(opts: RunOptions): Promise<RunReport> {
             {
               format: 1,
               createdAt: new Date().toISOString(),
+              runId,
               config,
               phase: r.progress,
               numClasses,
@@ -181,9 +208,7 @@ export async function runTraining(opts: RunOptions): Promise<RunReport> {
       ...(resume ? { resume: { progress: resume.state.phase, optimizer: resume.optimizer } } : {}),
     });
     const progress: PhaseProgress = await runner.run();
-    if (name === 'finetune' && config.finetuneOversample > 1 && config.finetuneLogitAdjust) {
-      // The added classes were seen k times as often as their share of the data: undo that prior shift.
-      const adjust = data.train.classNames.map((_, c) => (c >= 10 ? Math.log(config.finetuneOversample) : 0));
+    if (adjust) {
       runner.adjustOutputBias(adjust);
       log(`logit adjustment: output bias of the added classes lowered by ln ${config.finetuneOversample} = ${Math.log(config.finetuneOversample).toFixed(4)}`);
     }
@@ -243,8 +268,10 @@ export async function runTraining(opts: RunOptions): Promise<RunReport> {
   r2.report.frozenWeightsUnchanged = bitEqual(frozenBefore, layerWeights(r2.model, config.frozenLayers));
   completed.push(r2.report);
 
+  // report.json names the run that wrote it, as its checkpoints do.
   const report: RunReport = {
     version: 1,
+    runId,
     startedAt,
     finishedAt: new Date().toISOString(),
     // The workers' backend is what trained; the coordinator's own (cpu) only builds and saves.

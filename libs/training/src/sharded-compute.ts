@@ -1,6 +1,7 @@
 import { shardRanges, weightedShardRanges } from '@cifar-dist/data';
 import { allFinite, weightsCrc, type GradDtype, type GradientMessage, type SetModelMessage } from '@cifar-dist/protocol';
 import { TrainingError } from './errors.js';
+import { GradientGuard } from './gradient-guard.js';
 import { halfBlocks, type ArrivedGradient } from './streaming-average.js';
 import type { WorkerLink } from './worker-link.js';
 import type { WorkerPool } from './worker-pool.js';
@@ -24,6 +25,8 @@ export interface Reduction {
   add(index: number, part: ArrivedGradient): void;
   /** Parts found not all finite, by index. */
   readonly nonFinite: ReadonlySet<number>;
+  /** Each part's gradient L2 norm as added (NaN: not finite or not in; +Infinity: past float32), by index. */
+  readonly norms: readonly number[];
   readonly complete: boolean;
   /** Time spent reducing since `begin`, ms. */
   readonly busyMs: number;
@@ -72,6 +75,12 @@ export interface ShardedComputeOptions {
    */
   waitTimeoutMs?: number;
   log: (msg: string) => void;
+  /**
+   * When every worker's gradient is an outlier of the GradientGuard at once, the workers agree and
+   * the model's gradient really jumped: 'accept' it (a per-node stage leaves the verdict to the
+   * coordinator; a coordinator that clips the norm), or 'diverged' (stop the run; the default).
+   */
+  everyOutlier?: 'accept' | 'diverged';
 }
 
 /** Sample counts of consecutive micro-batches of `size` over `count` samples (the last may be shorter). */
@@ -107,6 +116,8 @@ export class ShardedCompute {
   private crcVersion = -1;
   private crcModel = -1;
   private requestId = 0;
+  /** Bounds each worker's gradient norm before it counts. */
+  readonly guard = new GradientGuard();
 
   constructor(readonly opts: ShardedComputeOptions) {}
 
@@ -117,17 +128,20 @@ export class ShardedCompute {
   /**
    * Computes `batch` over the live workers into `reduction`. `dispatched` runs once the first
    * attempt's requests are out (the caller prepares its next batch meanwhile).
+   * A worker whose reply is malformed, non-finite, or whose gradient norm the GradientGuard
+   * rejects (logged with the figures) is dropped and the batch re-sharded over the others.
    * @throws TrainingError E_TRAIN_NONFINITE when every serving worker's loss or gradient is
-   *   non-finite at the same weights (the model diverged, not a worker): `diverged()` names it
+   *   non-finite at the same weights, or (everyOutlier 'diverged') every gradient norm jumped
+   *   past the guard's bound: the model diverged, not a worker; `diverged(why)` names it
    */
-  async step(batch: ShardedBatch, reduction: Reduction, diverged: () => TrainingError, dispatched?: () => void): Promise<ShardedResult> {
+  async step(batch: ShardedBatch, reduction: Reduction, diverged: (why: string) => TrainingError, dispatched?: () => void): Promise<ShardedResult> {
     const { pool, source } = this.opts;
     const { step, images } = batch;
     const length = source.weights.length;
     let first = true;
     for (;;) {
       const min = Math.max(1, this.opts.minWorkers);
-      await pool.waitFor(min, this.waitMs, (have) => this.opts.log(`waiting for workers: ${have} live, need ${min}`));
+      await pool.waitFor(min, this.waitMs, (have, ms) => this.opts.log(`step ${step}: waiting for workers: ${have} live, need ${min}${ms > 0 ? ` (for ${Math.round(ms / 1000)} s)` : ''}`));
       const links = pool.live();
       // Deterministic mode shards whole micro-batches, so each is computed alike on any worker.
       const micro = batch.micro?.size ?? 0;
@@ -183,12 +197,28 @@ export class ShardedCompute {
         first = false;
         dispatched?.();
       }
-      const results = (await settled).map((r, rank): PromiseSettledResult<Served> => {
+      const raw = await settled;
+      // Gradient norms are judged once every part is in (a failed attempt is re-sharded anyway).
+      const counts = partCounts.flat();
+      const verdict = raw.every((r) => r.status === 'fulfilled') && reduction.nonFinite.size === 0 ? this.guard.judge(reduction.norms, counts) : { rejected: [], every: false };
+      if (verdict.every && (this.opts.everyOutlier ?? 'diverged') === 'diverged') {
+        const worst = verdict.rejected.reduce((a, b) => (b.norm > a.norm ? b : a));
+        throw diverged(`the gradient norm jumped to ${worst.norm.toPrecision(3)}${Number.isFinite(worst.reference) ? `, over ${this.guard.factor}× the recent median ${worst.reference.toPrecision(3)},` : ' (past float32)'}`);
+      }
+      const outliers = verdict.every ? [] : verdict.rejected;
+      if (verdict.every) this.opts.log(`step ${step}: every worker's gradient norm jumped past ${this.guard.factor}× the recent median (${verdict.rejected.map((p) => p.norm.toPrecision(3)).join(', ')}): accepted as the model's`);
+      const results = raw.map((r, rank): PromiseSettledResult<Served> => {
+        if (r.status !== 'fulfilled') return r;
+        const parts = (partCounts[rank] as number[]).map((_, j) => (firstPart[rank] as number) + j);
+        const who = `worker ${(links[rank] as WorkerLink).info.workerId}`;
         // A part found non-finite while reducing fails its worker like any other bad reply.
-        const bad = (partCounts[rank] as number[]).some((_, j) => reduction.nonFinite.has((firstPart[rank] as number) + j));
-        if (r.status === 'fulfilled' && bad) {
-          const reason = new TrainingError('E_TRAIN_NONFINITE', `worker ${(links[rank] as WorkerLink).info.workerId} sent a non-finite gradient at step ${step}`);
-          return { status: 'rejected', reason };
+        if (parts.some((p) => reduction.nonFinite.has(p))) return { status: 'rejected', reason: new TrainingError('E_TRAIN_NONFINITE', `${who} sent a non-finite gradient at step ${step}`) };
+        const outlier = outliers.find((o) => parts.includes(o.index));
+        if (outlier) {
+          const bound = Number.isFinite(outlier.reference)
+            ? `more than ${this.guard.factor}× the median ${outlier.reference.toPrecision(3)} of ${outlier.against === 'history' ? 'recent steps' : "this step's other workers"}`
+            : 'its sum of squares overflows float32';
+          return { status: 'rejected', reason: new TrainingError('E_TRAIN_GRADIENT', `${who} sent a gradient of norm ${outlier.norm.toPrecision(3)} at step ${step}, ${bound}: rejected`) };
         }
         return r;
       });
@@ -200,7 +230,7 @@ export class ShardedCompute {
         // diverged, not a worker.
         const nonFinite = failed.filter(({ r }) => (r.reason as { code?: string } | undefined)?.code === 'E_TRAIN_NONFINITE');
         const serving = ranges.filter(({ start, end }) => end > start).length;
-        if (nonFinite.length === serving) throw diverged();
+        if (nonFinite.length === serving) throw diverged('the loss became non-finite');
         for (const { r, link } of failed) {
           const reason = r.reason instanceof Error ? r.reason.message : String(r.reason);
           this.opts.log(`step ${step}: dropping worker ${link.info.workerId}: ${reason}; re-sharding the batch`);
@@ -212,6 +242,7 @@ export class ShardedCompute {
       const critical = replies.reduce((a, b) => (b.roundTripMs > a.roundTripMs ? b : a));
       replies.forEach((r, rank) => this.recordSpeed(links[rank] as WorkerLink, r.count, r.computeMs));
       if (!reduction.complete) throw new TrainingError('E_TRAIN_GRADIENT', `step ${step}: the reduction is missing parts`);
+      this.guard.accept(reduction.norms, counts);
       let lossSum = 0;
       let correct = 0;
       for (const r of replies) {
@@ -230,22 +261,34 @@ export class ShardedCompute {
 
   /**
    * Forward pass over `count` samples, sharded across the live workers in chunks of `chunk`
-   * samples (each worker pulls the next chunk when it is done; a failed chunk goes back in the
-   * queue and its worker is dropped). Every sample is counted exactly once.
+   * samples (each worker pulls the next chunk when it is done). A chunk that fails goes back in
+   * the queue and its worker is dropped. A chunk whose losses a worker finds non-finite goes to
+   * another worker: if one evaluates it finitely, the workers that did not are dropped as faulty;
+   * if every live worker finds it non-finite at the same weights, the model is at fault, not the
+   * workers. Every sample is counted exactly once.
    * @returns per-sample predicted class and loss, in data order
+   * @throws TrainingError E_TRAIN_NONFINITE when every live worker finds some chunk's loss non-finite (the model diverged)
    */
   async predict(set: { images: Uint8Array; labels: Uint8Array; count: number }, chunk: number): Promise<{ predictions: Uint8Array; losses: Float32Array }> {
     const { pool, source } = this.opts;
     const predictions = new Uint8Array(set.count);
     const losses = new Float32Array(set.count);
-    const queue: Array<{ start: number; end: number }> = [];
+    type Chunk = { start: number; end: number };
+    const queue: Chunk[] = [];
     for (let start = 0; start < set.count; start += chunk) queue.push({ start, end: Math.min(set.count, start + chunk) });
+    /** Workers that found a chunk's losses non-finite. */
+    const nonFinite = new Map<Chunk, Set<WorkerLink>>();
+    const samples = (c: Chunk): string => `samples ${c.start}..${c.end - 1}`;
     while (queue.length > 0) {
-      await pool.waitFor(1, this.waitMs, () => this.opts.log('evaluation: waiting for a worker'));
+      await pool.waitFor(1, this.waitMs, (_have, ms) => this.opts.log(`evaluation: waiting for a worker: none live${ms > 0 ? ` (for ${Math.round(ms / 1000)} s)` : ''}`));
       const links = pool.live();
       await Promise.all(
         links.map(async (link) => {
-          for (let c = queue.shift(); c !== undefined; c = queue.shift()) {
+          for (;;) {
+            const k = queue.findIndex((c) => !nonFinite.get(c)?.has(link));
+            if (k < 0) return;
+            const c = queue.splice(k, 1)[0] as Chunk;
+            const who = `worker ${link.info.workerId}`;
             try {
               await this.ensureModel(link);
               const weights = this.weightsFor(link);
@@ -263,15 +306,28 @@ export class ShardedCompute {
                 count: n,
               });
               if (weights) pool.setVersion(link, version);
-              const who = `worker ${link.info.workerId}`;
               if (reply.requestId !== requestId) throw new TrainingError('E_TRAIN_WORKER', `${who} answered request ${reply.requestId} instead of ${requestId}`);
               if (reply.predictions.length !== n || reply.losses.length !== n) {
                 throw new TrainingError('E_TRAIN_WORKER', `${who} returned ${reply.predictions.length} predictions and ${reply.losses.length} losses for ${n} samples`);
               }
-              if (reply.predictions.some((k) => k >= source.numClasses)) throw new TrainingError('E_TRAIN_WORKER', `${who} predicted a class outside 0..${source.numClasses - 1}`);
-              if (!allFinite(reply.losses)) throw new TrainingError('E_TRAIN_NONFINITE', `${who} returned non-finite losses`);
+              if (!allFinite(reply.losses)) {
+                // Not yet a fault of this worker: another one decides (see above).
+                const reporters = nonFinite.get(c) ?? new Set<WorkerLink>();
+                reporters.add(link);
+                nonFinite.set(c, reporters);
+                queue.push(c);
+                this.opts.log(`evaluation: ${who} finds the loss non-finite for ${samples(c)}; asking another worker`);
+                continue;
+              }
+              if (reply.predictions.some((p) => p >= source.numClasses)) throw new TrainingError('E_TRAIN_WORKER', `${who} predicted a class outside 0..${source.numClasses - 1}`);
               predictions.set(reply.predictions, c.start);
               losses.set(reply.losses, c.start);
+              for (const bad of nonFinite.get(c) ?? []) {
+                const reason = `returned non-finite losses for ${samples(c)}, which ${who} evaluated finitely at the same weights`;
+                this.opts.log(`evaluation: dropping worker ${bad.info.workerId}: ${reason}`);
+                pool.drop(bad, reason);
+              }
+              nonFinite.delete(c);
             } catch (err) {
               queue.push(c);
               const reason = err instanceof Error ? err.message : String(err);
@@ -282,6 +338,14 @@ export class ShardedCompute {
           }
         }),
       );
+      const live = pool.live();
+      const stuck = live.length > 0 ? queue.find((c) => live.every((l) => nonFinite.get(c)?.has(l))) : undefined;
+      if (stuck !== undefined) {
+        throw new TrainingError(
+          'E_TRAIN_NONFINITE',
+          `evaluation: every worker (${live.length}) finds the loss non-finite for ${samples(stuck)} at the same weights: the model diverged, not a worker`,
+        );
+      }
     }
     return { predictions, losses };
   }

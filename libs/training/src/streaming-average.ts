@@ -32,6 +32,11 @@ export class StreamingAverage {
   busyMs = 0;
   /** Parts whose values are not all finite, by index. */
   readonly nonFinite = new Set<number>();
+  /**
+   * The L2 norm of each part's gradient as added (NaN for a non-finite part or one not added yet,
+   * +Infinity when its sum of squares overflows float32; 0 for a part of no samples), by index.
+   */
+  norms: number[] = [];
 
   /**
    * @param out where the mean goes (a new array when omitted)
@@ -59,6 +64,7 @@ export class StreamingAverage {
     this.started = false;
     this.busyMs = 0;
     this.nonFinite.clear();
+    this.norms = counts.map((n) => (n > 0 ? Number.NaN : 0));
   }
 
   /** True when every part has been added. */
@@ -89,8 +95,9 @@ export class StreamingAverage {
       if (p.count > 0 && scale > 0) {
         const first = !this.started;
         const f32 = p.gradDtype === undefined || p.gradDtype === null;
-        const finite = this.kernels !== null && f32 ? this.kernels.addToMean(p.gradients as Float32Array, scale, first) : accumulate(this.mean, p, scale, first);
-        if (!finite) this.nonFinite.add(this.next);
+        const sumSq = this.kernels !== null && f32 ? this.kernels.addToMean(p.gradients as Float32Array, scale, first) : accumulate(this.mean, p, scale, first);
+        if (Number.isNaN(sumSq)) this.nonFinite.add(this.next);
+        this.norms[this.next] = Math.sqrt(sumSq);
         this.started = true;
       }
       this.arrived[this.next] = undefined;
@@ -107,38 +114,48 @@ export function halfBlocks(length: number): number {
 
 /**
  * out = g * scale (first) or out += g * scale, g decoded from its dtype; one monomorphic loop per
- * representation. Returns false when a decoded value is NaN or ±Infinity (v - v is NaN for
- * those, 0 otherwise: the check costs no branch).
+ * representation. Returns the sum of squares of g's values (+Infinity past float32's range, as
+ * the kernels), NaN when a decoded value is NaN or ±Infinity (v - v is NaN for those, 0
+ * otherwise: the check costs no branch).
  */
-function accumulate(out: Float32Array, part: ArrivedGradient, scale: number, first: boolean): boolean {
+function accumulate(out: Float32Array, part: ArrivedGradient, scale: number, first: boolean): number {
   if (part.gradDtype === undefined || part.gradDtype === null) return accumulateF32(out, part.gradients as Float32Array, scale, first);
   const table = part.gradDtype === 'float16' ? halfToFloatTable() : bfloat16Table();
   return accumulate16(out, part.gradients as Uint16Array, table, part.gradDtype === 'float16' ? (part.gradScales as Float32Array) : null, scale, first);
 }
 
-function accumulateF32(out: Float32Array, g: Float32Array, scale: number, first: boolean): boolean {
+function accumulateF32(out: Float32Array, g: Float32Array, scale: number, first: boolean): number {
   const n = out.length;
   let bad = 0;
+  let sq = 0;
   if (first) {
     for (let i = 0; i < n; i++) {
       const v = g[i]!;
       bad += v - v;
+      sq += v * v;
       out[i] = v * scale;
     }
   } else {
     for (let i = 0; i < n; i++) {
       const v = g[i]!;
       bad += v - v;
+      sq += v * v;
       out[i] = out[i]! + v * scale;
     }
   }
-  return bad === 0;
+  return sumOrNaN(sq, bad);
+}
+
+/** The sum of squares as the kernels report it: NaN when a value was not finite, +Infinity past float32. */
+function sumOrNaN(sq: number, bad: number): number {
+  return bad === 0 ? Math.fround(sq) : Number.NaN;
 }
 
 /** 16-bit values through their 65536-entry float32 table; float16 times its block scale. */
-function accumulate16(out: Float32Array, h: Uint16Array, table: Float32Array, blockScales: Float32Array | null, scale: number, first: boolean): boolean {
+function accumulate16(out: Float32Array, h: Uint16Array, table: Float32Array, blockScales: Float32Array | null, scale: number, first: boolean): number {
   const n = out.length;
   let bad = 0;
+  let sq = 0;
   for (let start = 0, block = 0; start < n; start += HALF_BLOCK, block++) {
     const end = Math.min(n, start + HALF_BLOCK);
     const bs = blockScales === null ? 1 : blockScales[block]!;
@@ -148,17 +165,19 @@ function accumulate16(out: Float32Array, h: Uint16Array, table: Float32Array, bl
       for (let i = start; i < end; i++) {
         const v = Math.fround(table[h[i]!]! * bs);
         bad += v - v;
+        sq += v * v;
         out[i] = v * scale;
       }
     } else {
       for (let i = start; i < end; i++) {
         const v = Math.fround(table[h[i]!]! * bs);
         bad += v - v;
+        sq += v * v;
         out[i] = out[i]! + v * scale;
       }
     }
   }
-  return bad === 0;
+  return sumOrNaN(sq, bad);
 }
 
 /** Every bfloat16 bit pattern's float32 value (the pattern shifted into a float32's top half). */

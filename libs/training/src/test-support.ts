@@ -1,5 +1,7 @@
-import type { ImageSet } from '@cifar-dist/data';
+import { gatherBatch, loadCifar10, type ImageSet } from '@cifar-dist/data';
 import { defaultConfig, type TrainConfig } from './config.js';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -53,4 +55,38 @@ export function comparableConfig(overrides: Partial<TrainConfig>): TrainConfig {
     schedule: { lr: 0.001, warmupEpochs: 0, decay: 'constant', minFactor: 1 },
     ...overrides,
   });
+}
+
+/** Every file under `dir` with its sha256, by relative path: equal trees are byte-identical. */
+export function fileTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string, rel: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const full = path.join(d, name);
+      if (statSync(full).isDirectory()) walk(full, `${rel}${name}/`);
+      else out[`${rel}${name}`] = createHash('sha256').update(readFileSync(full)).digest('hex');
+    }
+  };
+  walk(dir, '');
+  return out;
+}
+
+/** ||a - b|| / ||a|| (L2, in double): how far b is from a, relative to a's size. */
+export function relativeError(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff += ((a[i] as number) - (b[i] as number)) ** 2;
+    norm += (a[i] as number) ** 2;
+  }
+  return Math.sqrt(diff / norm);
+}
+
+/** The first 200 real CIFAR-10 training images split 160 / 40: a small train and test set. */
+export async function smallCifar(): Promise<{ train: ImageSet; test: ImageSet }> {
+  const full = await loadCifar10(SHARED_DATA, 'train', { limit: 200 });
+  return {
+    train: { ...gatherBatch(full, Array.from({ length: 160 }, (_, i) => i)), classNames: full.classNames },
+    test: { ...gatherBatch(full, Array.from({ length: 40 }, (_, i) => 160 + i)), classNames: full.classNames },
+  };
 }

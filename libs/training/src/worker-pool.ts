@@ -55,23 +55,30 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   }
 
   /**
-   * Resolves once at least `min` workers are live.
+   * Resolves once at least `min` workers are live. `onWait` is told at once when it must wait,
+   * then again every `remindMs` while it still waits (a wait is never silent).
    * @throws TrainingError E_TRAIN_NO_WORKERS after `timeoutMs` (Infinity: wait forever)
    */
-  async waitFor(min: number, timeoutMs = Number.POSITIVE_INFINITY, onWait?: (have: number) => void): Promise<void> {
+  async waitFor(min: number, timeoutMs = Number.POSITIVE_INFINITY, onWait?: (have: number, waitedMs: number) => void, remindMs = 60_000): Promise<void> {
     if (this.size >= min) return;
-    onWait?.(this.size);
+    const since = Date.now();
+    onWait?.(this.size, 0);
     await new Promise<void>((resolve, reject) => {
+      const remind = onWait ? setInterval(() => onWait(this.size, Date.now() - since), remindMs) : undefined;
+      const done = (): void => {
+        if (timer) clearTimeout(timer);
+        if (remind) clearInterval(remind);
+        this.off('join', check);
+      };
       const timer = Number.isFinite(timeoutMs)
         ? setTimeout(() => {
-            this.off('join', check);
+            done();
             reject(new TrainingError('E_TRAIN_NO_WORKERS', `only ${this.size} of ${min} workers after ${timeoutMs} ms`));
           }, timeoutMs)
         : undefined;
       const check = (): void => {
         if (this.size < min) return;
-        if (timer) clearTimeout(timer);
-        this.off('join', check);
+        done();
         resolve();
       };
       this.on('join', check);

@@ -69,7 +69,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--data-dir <dir>', 'CIFAR data (else env CIFAR_DATA_DIR, else ./data); synthetic images when absent')
     .option('--python <exe>', 'python for the PyTorch peer', defaultPython())
     .option('--no-peer', 'skip the PyTorch peer')
-    .option('--blas-dir <dir>', 'run the peer with the OpenBLAS unpacked here (see bench/README.md)')
+    .option('--blas-dir <dir>', 'run the peer with OpenBLAS: a folder holding its libblas.so.3, or the dpkg -x root of libopenblas0-openmp, -pthread or -serial (see bench/README.md)')
     .option('--backend <name>', 'force the workers\' backend')
     .addOption(new Option('--grad-dtype <dtype>', 'dtype of the workers\' gradients (with --coordinator-only)').choices([...GRAD_DTYPES]).default('float32'))
     .option('--coordinator-only', 'time the coordinator alone: zero-compute workers (N = 1, 2, 4, 8 over shared memory; 2, 4 over the socket) beside PyTorch\'s gloo all_reduce + SGD step', false)

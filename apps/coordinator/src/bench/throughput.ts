@@ -11,7 +11,7 @@ import {
   type StepTimings,
 } from '@cifar-dist/training';
 import type { AdapterInfo, GradDtype } from '@cifar-dist/protocol';
-import { spawnLocalWorker } from '../spawn-worker.js';
+import { spawnLocalWorker, stopChildren } from '../spawn-worker.js';
 import { peakRssMb } from './rss.js';
 import { median } from './stats.js';
 
@@ -197,19 +197,7 @@ export class BenchCluster {
 
   async stop(): Promise<void> {
     await this.server?.close();
-    await Promise.all(
-      this.children.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve();
-            const kill = setTimeout(() => c.kill('SIGKILL'), 10_000);
-            c.once('exit', () => {
-              clearTimeout(kill);
-              resolve();
-            });
-          }),
-      ),
-    );
+    await stopChildren(this.children);
   }
 }
 

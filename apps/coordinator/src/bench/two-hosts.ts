@@ -17,6 +17,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { stopChildren } from '../spawn-worker.js';
 import { createLab, measureLink, TBF_10GBIT, TBF_1GBIT, type NetnsLab, type TbfShape } from '../netns.js';
 import { median } from './stats.js';
 
@@ -148,20 +149,8 @@ function startHost(layout: TwoHostsLayout, lab: NetnsLab, host: string, url: str
 }
 
 /** Kills what is left of `children` (they normally exit on the coordinator's shutdown) within 10 s. */
-async function stopAll(children: ChildProcess[]): Promise<void> {
-  await Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) return resolve();
-          const kill = setTimeout(() => c.kill('SIGKILL'), 10_000);
-          c.once('exit', () => {
-            clearTimeout(kill);
-            resolve();
-          });
-        }),
-    ),
-  );
+function stopAll(children: ChildProcess[]): Promise<void> {
+  return stopChildren(children);
 }
 
 /** Collects the last `limit` characters a child writes on stdout and stderr. */

@@ -2,7 +2,9 @@ import { KERNELS_WASM_BASE64 } from './kernels-binary.js';
 
 interface KernelExports {
   memory: WebAssembly.Memory;
+  /** Returns sum(g^2), NaN when g is not all finite. */
   scaleInto(out: number, g: number, n: number, s: number): number;
+  /** Returns sum(g^2), NaN when g is not all finite. */
   addScaled(out: number, g: number, n: number, s: number): number;
   sgdMomentum(w: number, b: number, g: number, n: number, lr: number, mu: number, wd: number, nesterov: number): number;
 }
@@ -68,12 +70,13 @@ export class FlatKernels {
 
   /**
    * mean = g * s (first part) or mean += g * s, g copied into `incoming` first.
-   * @returns false when g holds NaN or ±Infinity
+   * @returns the sum of squares of g (float32 lanes; +Infinity when it overflows float32), NaN when
+   *   g holds NaN or ±Infinity
    */
-  addToMean(g: Float32Array, s: number, first: boolean): boolean {
+  addToMean(g: Float32Array, s: number, first: boolean): number {
     this.incoming.set(g);
     const f = first ? this.k.scaleInto : this.k.addScaled;
-    return f(this.mean.byteOffset, this.incoming.byteOffset, this.padded, s) === 1;
+    return f(this.mean.byteOffset, this.incoming.byteOffset, this.padded, s);
   }
 
   /**

@@ -284,6 +284,18 @@ const CASES: Case[] = [
     reasons: [/dropping worker bad: unknown message type "gradient-v2"/],
   },
   {
+    name: '(i) a finite gradient of 1e30 everywhere (the issue\'s example: every check used to pass)',
+    reference: () => honestOnly,
+    onCompute: (ctx) => ctx.ack(tampered(ctx, (g) => ({ ...g, gradients: new Float32Array(g.gradients.length).fill(1e30) }))),
+    reasons: [/dropping worker bad: worker bad sent a gradient of norm Infinity at step 0, its sum of squares overflows float32: rejected/],
+  },
+  {
+    name: '(j) an honest gradient scaled by 1e4 (finite norm, 10,000x the honest worker\'s)',
+    reference: () => honestOnly,
+    onCompute: (ctx) => ctx.ack(tampered(ctx, (g) => ({ ...g, gradients: (g.gradients as Float32Array).map((v) => v * 1e4) }))),
+    reasons: [/dropping worker bad: worker bad sent a gradient of norm \S+ at step 0, more than 1000× the median \S+ of this step's other workers: rejected/],
+  },
+  {
     name: '(g) an honest gradient labelled with a stale step id (peer joins after epoch 1)',
     lateJoin: true,
     reference: () => honestOnly,

@@ -63,6 +63,8 @@ export class ShmChannel {
       closeSync(this.sendFd);
       throw err;
     }
+    cleanUpAtExit();
+    channelDirs.add(dirname(receivePath));
   }
 
   /** Why sending through the file stopped (e.g. ENOSPC: a small /dev/shm), once it has. */
@@ -288,6 +290,8 @@ export class ShmRun {
       rmSync(this.dir, { recursive: true, force: true });
       throw err;
     }
+    openRuns.add(this);
+    cleanUpAtExit();
   }
 
   /** True when the probe file named in an offer holds the offered nonce (same machine, same folder). */
@@ -318,11 +322,52 @@ export class ShmRun {
 
   /** Closes every channel and deletes the folder. */
   close(): void {
+    if (!openRuns.delete(this)) return;
     for (const c of this.channels) c.close();
     this.channels.clear();
     this.weights.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/*
+ * Nothing of a run stays in /dev/shm (15-20 MB with two workers) once its processes are gone.
+ * A coordinator that exits by any path that runs 'exit' listeners (a normal end, an error,
+ * process.exit from a signal handler) deletes its folder. One that is killed outright (SIGKILL)
+ * cannot: when it was the parent of its workers (npm run train, npm run node), they notice its
+ * death within a second, exit, and delete its folder on their way out. Otherwise the next
+ * coordinator on the machine deletes it when it starts (removeStaleRuns).
+ */
+const openRuns = new Set<ShmRun>();
+/** Worker side: the run folders this process's channels are in. */
+const channelDirs = new Set<string>();
+/** This process's parent when it started: the coordinator, for a worker of a local launch. */
+const parentAtStart = process.ppid;
+let exitHookInstalled = false;
+
+function cleanUpAtExit(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const run of [...openRuns]) {
+      try {
+        run.close();
+      } catch {
+        // best effort on the way out
+      }
+    }
+    // Only the folder of our own parent, once it is gone (we were re-parented): never that of a
+    // coordinator that may still run (a worker's own death is a fault the run survives).
+    for (const dir of channelDirs) {
+      const owner = Number(/^cifar-dist-(\d+)-/.exec(basename(dir))?.[1]);
+      if (owner !== parentAtStart || process.ppid === parentAtStart || processAlive(owner)) continue;
+      try {
+        rmSync(dir, { recursive: true, force: true });
+      } catch {
+        // already gone, or not ours to delete
+      }
+    }
+  });
 }
 
 /** Deletes run folders and probes left in `root` by processes that no longer exist (killed runs). */
@@ -347,8 +392,13 @@ function removeStaleRuns(root: string): void {
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A zombie (dead, not yet reaped by its parent) answers kill(0) but owns nothing any more.
+  try {
+    return !/^\d+ \(.*\) Z /s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
   }
 }

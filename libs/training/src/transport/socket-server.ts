@@ -20,6 +20,7 @@ import {
   type SetModelMessage,
 } from '@cifar-dist/protocol';
 import { TrainingError } from '../errors.js';
+import { LogLimiter } from './log-limiter.js';
 import { inlineOnly, shmRoot, ShmRun, type SharedWeightsFile, type ShmChannel } from './shm.js';
 import type { WorkerInfo, WorkerLink } from '../worker-link.js';
 import type { WorkerPool } from '../worker-pool.js';
@@ -76,6 +77,8 @@ class SocketLink implements WorkerLink {
     readonly shm: ShmChannel | null = null,
     /** The run's weights file, which this worker reads instead of being sent the weights. */
     private sharedWeights: SharedWeightsFile | null = null,
+    /** True once the server is closing: a close then ends the run for the worker, not a drop. */
+    private readonly serverClosing: () => boolean = () => false,
   ) {}
 
   /**
@@ -170,7 +173,7 @@ class SocketLink implements WorkerLink {
     this.alive = false;
     this.failPending(`was dropped (${reason})`);
     if (this.socket.connected) {
-      this.socket.emit('msg', encodeMessage({ type: 'shutdown', reason }), () => undefined);
+      this.socket.emit('msg', encodeMessage({ type: 'shutdown', reason, ...(this.serverClosing() ? {} : { dropped: true }) }), () => undefined);
       // Give the shutdown frame a moment to leave before cutting the connection.
       setTimeout(() => this.socket.disconnect(true), 200).unref();
     }
@@ -187,14 +190,26 @@ export class SocketCoordinatorServer {
   private io: Server<ClientToServerEvents, ServerToClientEvents> | null = null;
   private nextRank = 0;
   private shmRun: ShmRun | null = null;
+  private closing = false;
+  /** Lines about misbehaving peers, bounded per kind (a flood costs a few lines a minute). */
+  private readonly peers: LogLimiter;
 
   constructor(private readonly opts: SocketServerOptions) {
+    this.peers = new LogLimiter((msg) => opts.log?.(msg));
     if (!isLoopback(opts.host) && !opts.token) {
       throw new TrainingError(
         'E_TRAIN_CONFIG',
         `listening on ${opts.host} (not loopback) requires a token: pass --token or set CIFAR_DIST_TOKEN`,
       );
     }
+  }
+
+  /**
+   * Changes the timeout of every request from now on, ms (a per-node stage fits its workers'
+   * timeout inside the coordinator's once it learns it).
+   */
+  setRequestTimeout(ms: number): void {
+    this.opts.requestTimeoutMs = ms;
   }
 
   /** Starts listening; resolves with the bound port. */
@@ -215,13 +230,13 @@ export class SocketCoordinatorServer {
       if (auth['protocolVersion'] !== PROTOCOL_VERSION) {
         const err = new Error(`protocol version ${String(auth['protocolVersion'])} refused, coordinator speaks ${PROTOCOL_VERSION}`) as Error & { data?: unknown };
         err.data = { code: 'E_PROTO_VERSION' };
-        this.opts.log?.(`refused ${socket.handshake.address}: ${err.message}`);
+        this.peers.say('refused connections', `refused ${socket.handshake.address}: ${err.message}`);
         return next(err);
       }
       if (this.opts.token !== undefined && !tokensEqual(auth['token'], this.opts.token)) {
         const err = new Error('token refused') as Error & { data?: unknown };
         err.data = { code: 'E_PROTO_TOKEN' };
-        this.opts.log?.(`refused ${socket.handshake.address}: bad token`);
+        this.peers.say('refused connections', `refused ${socket.handshake.address}: bad token`);
         return next(err);
       }
       next();
@@ -246,7 +261,7 @@ export class SocketCoordinatorServer {
 
   private onConnection(socket: IoSocket): void {
     const timer = setTimeout(() => {
-      this.opts.log?.(`peer ${socket.id} said no hello within ${this.opts.helloTimeoutMs ?? 30_000} ms: disconnecting`);
+      this.peers.say('peers without a hello', `peer ${socket.id} said no hello within ${this.opts.helloTimeoutMs ?? 30_000} ms: disconnecting`);
       socket.disconnect(true);
     }, this.opts.helloTimeoutMs ?? 30_000);
     socket.once('msg', (payload, ack) => {
@@ -255,7 +270,7 @@ export class SocketCoordinatorServer {
       try {
         hello = decodeMessage(payload, 'hello', 64 * 1024);
       } catch (err) {
-        this.opts.log?.(`peer ${socket.id} sent a bad hello: ${(err as Error).message}`);
+        this.peers.say('bad hellos', `peer ${socket.id} sent a bad hello: ${(err as Error).message}`);
         if (typeof ack === 'function') ack(encodeMessage({ type: 'error', code: 'E_PROTO_HELLO', message: (err as Error).message }));
         socket.disconnect(true);
         return;
@@ -271,7 +286,7 @@ export class SocketCoordinatorServer {
       };
       const shm = this.acceptShm(hello, rank);
       info.sharedMemory = shm !== null;
-      const link = new SocketLink(info, socket, this.opts, shm?.channel ?? null, shm ? (this.shmRun?.weights ?? null) : null);
+      const link = new SocketLink(info, socket, this.opts, shm?.channel ?? null, shm ? (this.shmRun?.weights ?? null) : null, () => this.closing);
       socket.on('disconnect', (reason, description) => {
         const detail = description instanceof Error ? `: ${description.message}` : '';
         this.opts.log?.(`worker ${info.workerId} disconnected (${reason}${detail})`);
@@ -282,12 +297,18 @@ export class SocketCoordinatorServer {
       });
       // Anything a worker sends unasked after its hello is not part of the protocol.
       socket.on('msg', (_payload, reply) => {
-        this.opts.log?.(`worker ${info.workerId} sent an unsolicited message: disconnecting it`);
+        this.peers.say('unsolicited messages', `worker ${info.workerId} sent an unsolicited message: disconnecting it`);
         if (typeof reply === 'function') reply(encodeMessage({ type: 'error', code: 'E_PROTO_TYPE', message: 'unsolicited message' }));
         this.opts.pool.drop(link, 'unsolicited message');
       });
       const weightsPath = this.shmRun?.weights.path;
-      const welcome = { type: 'welcome' as const, rank, runId: this.opts.runId, ...(shm ? { shm: { down: shm.down, up: shm.up, ...(weightsPath ? { weights: weightsPath } : {}) } } : {}) };
+      const welcome = {
+        type: 'welcome' as const,
+        rank,
+        runId: this.opts.runId,
+        requestTimeoutMs: this.opts.requestTimeoutMs,
+        ...(shm ? { shm: { down: shm.down, up: shm.up, ...(weightsPath ? { weights: weightsPath } : {}) } } : {}),
+      };
       if (typeof ack === 'function') ack(encodeMessage(welcome));
       this.opts.pool.add(link);
     });
@@ -312,6 +333,7 @@ export class SocketCoordinatorServer {
    * listening.
    */
   async close(reason = 'run finished', graceMs = 2_000): Promise<void> {
+    this.closing = true;
     if (this.io) {
       await Promise.allSettled(
         [...this.io.sockets.sockets.values()].map((socket) =>

@@ -30,7 +30,7 @@ export interface SocketWorkerOptions {
   /** Stop (reject) after this long disconnected, ms (default 300 000: a coordinator restart with --resume fits in it). */
   reconnectTimeoutMs?: number;
   /** Called with the coordinator's welcome (rank, run id) after each (re)join. */
-  onWelcome?: (welcome: { rank: number; runId: string; shm?: { down: string; up: string; weights?: string } }) => void;
+  onWelcome?: (welcome: { rank: number; runId: string; shm?: { down: string; up: string; weights?: string }; requestTimeoutMs?: number }) => void;
   /** Offer shared memory (/dev/shm) for large frames when the coordinator is on this machine (default true). */
   shm?: boolean;
   /** The shared-memory folder (default /dev/shm; tests use a temporary folder). */
@@ -53,7 +53,8 @@ interface Request {
 
 /**
  * Connects to the coordinator, says hello, and serves set-model / compute / evaluate requests
- * with a WorkerRuntime until the coordinator says shutdown (resolves) or refuses us (rejects).
+ * with a WorkerRuntime until the coordinator says the run is over (resolves with its reason), or
+ * refuses or drops us (rejects).
  */
 export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
   const log = opts.log ?? (() => undefined);
@@ -177,9 +178,11 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
           return;
         }
         if (request.msg.type === 'shutdown') {
-          log(`coordinator says shutdown: ${request.msg.reason}`);
+          const { reason, dropped } = request.msg;
+          log(`coordinator says shutdown: ${reason}${dropped === true ? ' (this worker was dropped)' : ''}`);
           reply(request, { type: 'ready', modelId: 0, weightsCrc: 0 });
-          finish(null, request.msg.reason);
+          // Dropped for a fault while the run goes on: not a clean end (a scheduler may restart us).
+          finish(dropped === true ? new Error(`the coordinator dropped this worker: ${reason}`) : null, reason);
           return;
         }
       }
