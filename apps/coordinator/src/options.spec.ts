@@ -61,6 +61,12 @@ describe('explicitConfigKeys', () => {
     }
   });
 
+  it('--wait-timeout bounds the wait for --min-workers (a duration; default 30 minutes)', () => {
+    expect(configFromOptions(parse([]), {}).workerWaitMs).toBe(30 * 60_000);
+    expect(configFromOptions(parse(['--wait-timeout', '90s']), {}).workerWaitMs).toBe(90_000);
+    expect(configFromOptions(parse(['--wait-timeout', '5']), {}).workerWaitMs).toBe(5_000);
+  });
+
   it('--clip-norm sets global-norm clipping; absent, none', () => {
     expect(configFromOptions(parse(['--clip-norm', '5']), {}).clipNorm).toBe(5);
     expect(configFromOptions(parse([]), {}).clipNorm).toBeUndefined();

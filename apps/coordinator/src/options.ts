@@ -43,6 +43,8 @@ export interface CoordinatorOptions {
   /** Start a new run in an --out that holds another run, moving its contents aside. */
   overwrite?: boolean;
   minWorkers: number;
+  /** ms (parsed from a duration). */
+  waitTimeout: number;
   evalTrain: boolean;
   deterministic: boolean;
   microBatch: number;
@@ -144,6 +146,7 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--no-shm', 'send every frame over the socket, also to workers on this machine (default: through /dev/shm)')
     .option('--no-eval-train', 'skip the full training-set evaluation at the end of each phase')
     .addOption(durationOption('--request-timeout <duration>', 'a worker that does not answer a request within this is dropped', 'ms', 120_000))
+    .addOption(durationOption('--wait-timeout <duration>', 'stop the run (exit 5; the newest checkpoint is kept) when fewer than --min-workers workers have been live for this long', 's', 30 * 60_000))
     .option('--dashboard-port <n>', 'serve a live run page on 127.0.0.1:<n> (0: any free port; off by default)', portNumber('--dashboard-port'))
     .addOption(new Option('--log-level <level>', 'log verbosity').choices(['error', 'warn', 'info', 'debug']).default('info'));
 }
@@ -239,6 +242,7 @@ export function configFromOptions(o: CoordinatorOptions, env: NodeJS.ProcessEnv 
     finetuneSchedule: { ...d.finetuneSchedule, lr: o.finetuneLr ?? (o.optimizer === 'adam' ? 5e-4 : d.finetuneSchedule.lr) },
     evaluateTrain: o.evalTrain,
     minWorkers: o.minWorkers,
+    workerWaitMs: o.waitTimeout,
     deterministic: o.deterministic,
     microBatch: o.microBatch,
     gradDtype: o.gradDtype,
@@ -268,6 +272,7 @@ const CONFIG_KEY_OF_OPTION: Record<string, keyof TrainConfig> = {
   testLimit: 'testLimit',
   evalTrain: 'evaluateTrain',
   minWorkers: 'minWorkers',
+  waitTimeout: 'workerWaitMs',
   deterministic: 'deterministic',
   microBatch: 'microBatch',
   gradDtype: 'gradDtype',

@@ -37,6 +37,12 @@ export interface TrainConfig {
   /** Workers the run waits for before starting. */
   minWorkers: number;
   /**
+   * How long a step or an evaluation waits for `minWorkers` live workers (saying so every minute)
+   * before the run stops with E_TRAIN_NO_WORKERS, ms; the newest checkpoint stays the last good
+   * state. Absent (checkpoints of older runs): 30 minutes.
+   */
+  workerWaitMs?: number;
+  /**
    * Bit-identical results whatever the number of workers: global batches are computed as fixed
    * micro-batches of `microBatch` samples with dropout masks keyed by seed, epoch and sample
    * position, and reduced in micro-batch order. Costs more gradient traffic.
@@ -89,6 +95,7 @@ export function defaultConfig(overrides: Partial<TrainConfig> = {}): TrainConfig
     evaluateTrain: true,
     evalChunk: 500,
     minWorkers: 1,
+    workerWaitMs: 30 * 60_000,
     deterministic: false,
     gradDtype: 'float32',
     microBatch: 32,

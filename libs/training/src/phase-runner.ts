@@ -210,6 +210,7 @@ export class PhaseRunner implements ModelSource {
       source: this,
       balance: opts.config.balanceShards !== false,
       minWorkers: opts.config.minWorkers,
+      waitTimeoutMs: opts.config.workerWaitMs ?? 30 * 60_000,
       log: this.log,
       everyOutlier: opts.config.clipNorm === undefined ? 'diverged' : 'accept',
     });

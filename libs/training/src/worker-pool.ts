@@ -73,7 +73,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       const timer = Number.isFinite(timeoutMs)
         ? setTimeout(() => {
             done();
-            reject(new TrainingError('E_TRAIN_NO_WORKERS', `only ${this.size} of ${min} workers after ${timeoutMs} ms`));
+            reject(new TrainingError('E_TRAIN_NO_WORKERS', `only ${this.size} of ${min} workers live after waiting ${timeoutMs} ms`));
           }, timeoutMs)
         : undefined;
       const check = (): void => {
