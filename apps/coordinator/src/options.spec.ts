@@ -103,7 +103,7 @@ describe('the start gate (runFolder): what is refused before anything starts', (
       `--out ${out} already holds another run: a checkpoint of run a7e0c2d4-5b1f-4c3e-9d8a-0f1e2d3c4b5a at finetune epoch 1 of 1, seed 42 (checkpoints/ckpt-p2-e0001); ` +
       'the report.json of a finished run (run a7e0c2d4-5b1f-4c3e-9d8a-0f1e2d3c4b5a, seed 42). A new run there would mix with it. ' +
       `Either continue that run with --resume ${out} (or --resume --out ${out}), ` +
-      `or start a new run there with --overwrite (the old contents are moved aside to ${out}.old-<timestamp>, nothing is deleted), or give another --out`;
+      `or start a new run there with --overwrite (the old run's files are moved into ${out}/previous-<timestamp>/, nothing is deleted), or give another --out`;
     expect(() => runFolder(parse(['--out', out, '--seed', '7', '--train-limit', '500']), new Date(), {})).toThrow(expected);
     expect(() => checkStart(parse(['--out', out]), new Date(), {})).toThrow(expected);
     try {
@@ -128,10 +128,12 @@ describe('the start gate (runFolder): what is refused before anything starts', (
     expect(checkStart(parse(['--out', out, '--overwrite']), now, {})).toEqual({ out, resume: false });
     expect(tree(out)).toEqual(before); // checking moves nothing
     expect(runFolder(parse(['--out', out, '--overwrite']), now, {}, (m) => logs.push(m))).toEqual({ out, resume: false });
-    const aside = `${out}.old-2026-12-01T05-06-07-089Z`;
-    expect(logs).toEqual([`--overwrite: the old contents of ${out} were moved to ${aside} (nothing deleted); a new run starts there`]);
-    expect(tree(aside)).toEqual(before);
-    expect(readdirSync(out)).toEqual([]);
+    const aside = path.join(out, 'previous-2026-12-01T05-06-07-089Z');
+    expect(logs).toEqual([`--overwrite: the old run's files in ${out} were moved to ${aside} (nothing deleted); a new run starts there`]);
+    const { 'notes.txt': notes, ...runFiles } = before;
+    expect(tree(aside)).toEqual(runFiles);
+    expect(readdirSync(out).sort()).toEqual(['notes.txt', 'previous-2026-12-01T05-06-07-089Z']);
+    expect(tree(out)['notes.txt']).toBe(notes);
     // nothing to move in an empty or missing folder
     expect(runFolder(parse(['--out', out, '--overwrite']), now, {}, (m) => logs.push(m))).toEqual({ out, resume: false });
     expect(logs).toHaveLength(1);
@@ -195,7 +197,7 @@ describe('durations and ranges', () => {
     );
     const help = addTrainOptions(new Command('t')).helpInformation().replace(/\s+/g, ' ');
     expect(help).toContain('--request-timeout <duration> a worker that does not answer a request within this is dropped (a duration: 500ms, 30s, 2m, 1h or 1m30s; a bare number is milliseconds) (default: 2m)');
-    expect(help).toContain('--overwrite start a new run in an --out that holds another run: its contents are first moved aside to <out>.old-<timestamp> (never deleted)');
+    expect(help).toContain("--overwrite start a new run in an --out that holds another run: the old run's files are first moved into <out>/previous-<timestamp>/ (never deleted)");
   });
 
   it('ports and --frozen-layers are checked against their ranges when parsed', () => {

@@ -132,7 +132,7 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--host <addr>', 'address to listen on; anything but loopback requires --token', '127.0.0.1')
     .option('--token <secret>', 'shared secret workers must present (else env CIFAR_DIST_TOKEN)')
     .option('--resume [dir]', "continue from the newest good checkpoint in --out (or in dir); 'auto': continue when --out holds a checkpoint, else start a new run there (for schedulers that restart a job)")
-    .option('--overwrite', 'start a new run in an --out that holds another run: its contents are first moved aside to <out>.old-<timestamp> (never deleted)')
+    .option('--overwrite', "start a new run in an --out that holds another run: the old run's files are first moved into <out>/previous-<timestamp>/ (never deleted)")
     .option('--min-workers <n>', 'wait until this many workers are connected before each step', positiveInt('--min-workers'), 1)
     .option('--deterministic', 'bit-identical weights for any number of workers and across --resume (fixed micro-batches, keyed dropout; more gradient traffic)', false)
     .option('--micro-batch <n>', 'micro-batch size of --deterministic', positiveInt('--micro-batch'), d.microBatch)
@@ -177,7 +177,7 @@ export function runFolder(
   const folder = checkStart(o, now, env);
   if (o.overwrite) {
     const aside = moveRunFolderAside(folder.out, now);
-    if (aside !== null) log(`--overwrite: the old contents of ${folder.out} were moved to ${aside} (nothing deleted); a new run starts there`);
+    if (aside !== null) log(`--overwrite: the old run's files in ${folder.out} were moved to ${aside} (nothing deleted); a new run starts there`);
   }
   return folder;
 }

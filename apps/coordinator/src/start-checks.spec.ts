@@ -33,7 +33,7 @@ describe('npm run train / coordinator refuse at start', () => {
       `--out ${out} already holds another run: a checkpoint of run ${FINISHED_RUN_ID} at finetune epoch 1 of 1, seed 42 (checkpoints/ckpt-p2-e0001); ` +
       `the report.json of a finished run (run ${FINISHED_RUN_ID}, seed 42). A new run there would mix with it. ` +
       `Either continue that run with --resume ${out} (or --resume --out ${out}), ` +
-      `or start a new run there with --overwrite (the old contents are moved aside to ${out}.old-<timestamp>, nothing is deleted), or give another --out`;
+      `or start a new run there with --overwrite (the old run's files are moved into ${out}/previous-<timestamp>/, nothing is deleted), or give another --out`;
     const launched = await train(['--out', out, '--data-dir', DATA, '--seed', '7', ...SHORT]);
     expect(launched.code).toBe(2);
     expect(launched.output).toContain(`train: ${holds}`);

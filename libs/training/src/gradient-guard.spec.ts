@@ -27,10 +27,28 @@ describe('GradientGuard', () => {
     expect(g.judge([0, Number.NaN, 2], [0, 8, 8])).toEqual({ rejected: [], every: false });
   });
 
-  it('keeps the last historySteps step medians', () => {
+  it('rejects an all-zero gradient, and never takes one as the reference (a zero part cannot get an honest one dropped)', () => {
+    const g = new GradientGuard();
+    expect(g.judge([5.8, 0], [8, 8])).toEqual({ rejected: [{ index: 1, norm: 0, reference: Number.NaN }], every: false });
+    expect(g.judge([5.8, 0, 6.1], [8, 8, 8]).rejected.map((r) => r.index)).toEqual([1]);
+  });
+
+  it('lets the recorded history move by at most 10x per step: a worker just under the bound cannot ramp it up', () => {
+    const g = new GradientGuard();
+    for (let i = 0; i < 5; i++) g.accept([1, 1], [8, 8]);
+    // a hostile worker at 900x, an honest one at 1: with 2 parts the step median is 450.5
+    for (let i = 0; i < 5; i++) g.accept([1, 900], [8, 8]);
+    // 5 of the 10 records are capped at 10: the median is 5.5, so 6,000 is still rejected
+    expect(g.judge([6000], [8]).rejected).toHaveLength(1);
+    expect(g.judge([5000], [8]).rejected).toHaveLength(0);
+  });
+
+  it('keeps the last historySteps step medians, each moved at most 10x from the median before it', () => {
     const g = new GradientGuard(10, 3, 1);
+    // records 100, 100, then 1 capped to 10, 10, then 1 (the median had fallen to 10): [10, 10, 1]
     for (const n of [100, 100, 1, 1, 1]) g.accept([n, n], [1, 1]);
-    expect(g.judge([11], [1]).rejected).toHaveLength(1);
+    expect(g.judge([101], [1]).rejected).toHaveLength(1);
+    expect(g.judge([99], [1]).rejected).toHaveLength(0);
   });
 });
 

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,7 +103,7 @@ describe('a new run refuses a folder that holds another run', () => {
       `--out ${finished} already holds another run: a checkpoint of run ${runId} at cifar10 epoch 2 of 2, seed 5 (checkpoints/ckpt-p1-e0002); ` +
       `the report.json of a finished run (run ${runId}, seed 5); also model-cifar10, model-finetune. ` +
       `A new run there would mix with it. Either continue that run with --resume ${finished} (or --resume --out ${finished}), ` +
-      `or start a new run there with --overwrite (the old contents are moved aside to ${finished}.old-<timestamp>, nothing is deleted), or give another --out`;
+      `or start a new run there with --overwrite (the old run's files are moved into ${finished}/previous-<timestamp>/, nothing is deleted), or give another --out`;
     expect(() => checkRunFolder(finished, 'new')).toThrow(expected);
     // runTraining refuses it too, before it loads anything (every caller, not only the command line)
     const logs: string[] = [];
@@ -126,7 +126,7 @@ describe('a new run refuses a folder that holds another run', () => {
     expect(() => checkRunFolder(torn, 'new')).toThrow(`--out ${torn} already holds another run: ${holds}. A new run there would mix with it.`);
     expect(() => checkRunFolder(torn, 'auto')).toThrow(
       `--resume auto: ${torn} holds ${holds}, but no checkpoint that verifies: there is nothing to continue, and a new run would mix with what is there. ` +
-        `Start a new run there with --overwrite (the old contents are moved aside to ${torn}.old-<timestamp>, nothing is deleted), or give another --out`,
+        `Start a new run there with --overwrite (the old run's files are moved into ${torn}/previous-<timestamp>/, nothing is deleted), or give another --out`,
     );
     expect(() => checkRunFolder(torn, 'resume')).toThrow(`--resume: ${torn} holds ${holds}, but no checkpoint that verifies: nothing to resume.`);
   });
@@ -175,35 +175,33 @@ describe('a new run refuses a folder that holds another run', () => {
 describe('--overwrite moves the old contents aside, never deletes them', () => {
   const now = new Date('2026-12-01T05:06:07.089Z');
 
-  it('to <out>.old-<timestamp>, byte-identical; the folder is then empty, and a second move the same millisecond gets its own name', () => {
+  it('moves the run\'s own entries into <out>/previous-<timestamp>/, byte-identical; the user\'s files stay; a second move the same millisecond gets its own name', () => {
     const out = fresh();
     cpSync(finished, out, { recursive: true });
+    const runTree = tree(out);
     writeFileSync(path.join(out, 'my-notes.txt'), 'keep me\n');
-    const before = tree(out);
     const aside = moveRunFolderAside(out, now);
-    expect(aside).toBe(`${out}.old-2026-12-01T05-06-07-089Z`);
-    expect(tree(aside as string)).toEqual(before);
-    expect(readdirSync(out)).toEqual([]);
+    expect(aside).toBe(path.join(out, 'previous-2026-12-01T05-06-07-089Z'));
+    expect(tree(aside as string)).toEqual(runTree);
+    expect(readdirSync(out).sort()).toEqual(['my-notes.txt', 'previous-2026-12-01T05-06-07-089Z']);
+    expect(readFileSync(path.join(out, 'my-notes.txt'), 'utf8')).toBe('keep me\n');
+    expect(inspectRunFolder(out).kind).toBe('foreign');
     expect(checkRunFolder(out, 'new').start).toBe('new');
-    writeFileSync(path.join(out, 'again.txt'), 'x');
-    expect(moveRunFolderAside(out, now)).toBe(`${out}.old-2026-12-01T05-06-07-089Z-1`);
-    expect(moveRunFolderAside(out, now)).toBeNull(); // empty: nothing to move
+    writeFileSync(path.join(out, 'report.json'), '{}');
+    expect(moveRunFolderAside(out, now)).toBe(path.join(out, 'previous-2026-12-01T05-06-07-089Z-1'));
+    expect(moveRunFolderAside(out, now)).toBeNull(); // only the user's files and earlier runs: nothing to move
     expect(moveRunFolderAside(fresh(), now)).toBeNull(); // missing
   });
 
-  it('into <out>/previous-<timestamp>/ where the folder itself cannot be renamed (a mount point)', () => {
-    const out = fresh();
-    cpSync(finished, out, { recursive: true });
-    const before = tree(out);
-    const mountPoint = (): never => {
-      throw Object.assign(new Error('EBUSY: resource busy or locked'), { code: 'EBUSY' });
-    };
-    const aside = moveRunFolderAside(out, now, mountPoint);
-    expect(aside).toBe(path.join(out, 'previous-2026-12-01T05-06-07-089Z'));
-    expect(readdirSync(out)).toEqual(['previous-2026-12-01T05-06-07-089Z']);
-    expect(tree(aside as string)).toEqual(before);
-    expect(inspectRunFolder(out).kind).toBe('foreign');
-    expect(checkRunFolder(out, 'new').start).toBe('new');
+  it('never renames the folder itself: an --out that is a symlink stays the link, its target keeps the moved run', () => {
+    const target = fresh();
+    cpSync(finished, target, { recursive: true });
+    const link = `${fresh()}-link`;
+    symlinkSync(target, link);
+    const aside = moveRunFolderAside(link, now);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readdirSync(target)).toEqual(['previous-2026-12-01T05-06-07-089Z']);
+    expect(aside).toBe(path.join(link, 'previous-2026-12-01T05-06-07-089Z'));
   });
 
   it('a file in place of the folder moves aside too, and a folder takes its place', () => {

@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { sha256 } from './atomic-files.js';
+import { processAlive, sha256 } from './atomic-files.js';
 import { TrainingError } from './errors.js';
 
 /*
@@ -190,7 +190,7 @@ export type RunFolderMode = 'new' | 'resume' | 'auto' | 'overwrite';
 function waysOut(out: string): string {
   return (
     `Either continue that run with --resume ${out} (or --resume --out ${out}), ` +
-    `or start a new run there with --overwrite (the old contents are moved aside to ${out}.old-<timestamp>, nothing is deleted), ` +
+    `or start a new run there with --overwrite (the old run's files are moved into ${out}/previous-<timestamp>/, nothing is deleted), ` +
     'or give another --out'
   );
 }
@@ -199,12 +199,15 @@ function waysOut(out: string): string {
  * Whether a run may start in `out` in `mode`, and as what: a new run or the continuation of the
  * run there. 'overwrite' answers 'new' (the caller moves the contents aside first, see
  * moveRunFolderAside).
- * @throws TrainingError E_TRAIN_CONFIG naming the folder, what it holds and the ways out: a new
+ * @param opts.lockedByUs this process holds the folder's run lock (runTraining): a lock is not a refusal then
+ * @throws TrainingError E_TRAIN_CONFIG naming the folder, what it holds and the ways out: a folder
+ *   another live run holds the lock of (see lockRunFolder); a new
  *   run in a folder that holds another run; --resume without a checkpoint that verifies; --resume
  *   auto in a folder whose checkpoints all fail to verify, or that holds a finished run's files but
  *   no checkpoint; any run where a file stands in place of the folder
  */
-export function checkRunFolder(out: string, mode: RunFolderMode): { start: 'new' | 'resume'; state: RunFolderState } {
+export function checkRunFolder(out: string, mode: RunFolderMode, opts: { lockedByUs?: boolean } = {}): { start: 'new' | 'resume'; state: RunFolderState } {
+  if (opts.lockedByUs !== true) refuseIfLocked(out);
   const state = inspectRunFolder(out);
   if (mode === 'overwrite') return { start: 'new', state };
   if (state.kind === 'file') {
@@ -220,7 +223,7 @@ export function checkRunFolder(out: string, mode: RunFolderMode): { start: 'new'
         : state.kind !== 'run'
           ? `--resume: ${out} holds no checkpoint: nothing to resume. ${fresh}`
           : `--resume: ${out} holds ${describeRunFolder(state)}, but no checkpoint that verifies: nothing to resume. ` +
-            `Start a new run there with --overwrite (the old contents are moved aside to ${out}.old-<timestamp>, nothing is deleted), or give another --out`,
+            `Start a new run there with --overwrite (the old run's files are moved into ${out}/previous-<timestamp>/, nothing is deleted), or give another --out`,
     );
   }
   if (mode === 'auto') {
@@ -230,7 +233,7 @@ export function checkRunFolder(out: string, mode: RunFolderMode): { start: 'new'
     throw new TrainingError(
       'E_TRAIN_CONFIG',
       `--resume auto: ${out} holds ${what}, but no checkpoint that verifies: there is nothing to continue, and a new run would mix with what is there. ` +
-        `Start a new run there with --overwrite (the old contents are moved aside to ${out}.old-<timestamp>, nothing is deleted), or give another --out`,
+        `Start a new run there with --overwrite (the old run's files are moved into ${out}/previous-<timestamp>/, nothing is deleted), or give another --out`,
     );
   }
   if (state.kind !== 'run') return { start: 'new', state };
@@ -250,27 +253,82 @@ function freeName(base: string): string {
 }
 
 /**
- * Moves what `out` holds aside, never deleting anything: the folder (or file) is renamed to
- * `<out>.old-<timestamp>` beside it and an empty folder takes its place; where that rename is not
- * possible (`out` is a mount point, or its parent is not writable) the folder's entries move into
- * `<out>/previous-<timestamp>/` instead.
- * @param renameOut renames `out` itself (tests make it fail, as on a mount point)
- * @returns where the old contents are now, or null when there was nothing to move (missing, empty)
+ * Moves the old run aside, never deleting anything: the run's own entries in `out` (RUN_ENTRIES:
+ * checkpoints, models, reports) move into `<out>/previous-<timestamp>/`; every other file there
+ * is the user's and stays where it is. The folder itself is never renamed or replaced, so an
+ * `--out` that is a symlink, a mount point or the working directory stays what it is. A file in
+ * place of the folder is renamed to `<out>.old-<timestamp>` beside it, and a folder takes its place.
+ * @returns where the old run's entries are now, or null when there was none to move
  */
-export function moveRunFolderAside(out: string, now = new Date(), renameOut: (from: string, to: string) => void = renameSync): string | null {
+export function moveRunFolderAside(out: string, now = new Date()): string | null {
   const state = inspectRunFolder(out);
-  if (state.kind === 'missing' || state.kind === 'empty') return null;
-  const aside = freeName(`${out.replace(/[/\\]+$/, '')}.old-${stamp(now)}`);
-  try {
-    renameOut(out, aside);
+  if (state.kind === 'file') {
+    const aside = freeName(`${out.replace(/[/\\]+$/, '')}.old-${stamp(now)}`);
+    renameSync(out, aside);
     mkdirSync(out, { recursive: true });
     return aside;
-  } catch (err) {
-    if (state.kind === 'file') throw err;
   }
+  if (state.runEntries.length === 0) return null;
   const inside = freeName(path.join(out, `previous-${stamp(now)}`));
-  const entries = readdirSync(out);
   mkdirSync(inside);
-  for (const entry of entries) renameSync(path.join(out, entry), path.join(inside, entry));
+  for (const entry of state.runEntries) renameSync(path.join(out, entry), path.join(inside, entry));
   return inside;
+}
+
+/** The file a run holds in its folder while it runs (its process id), see lockRunFolder. */
+export const RUN_LOCK = '.run.lock';
+
+/** The process that holds `out`'s run lock, when one that is still alive does; else null. */
+function lockHolder(out: string): number | null {
+  let text: string;
+  try {
+    text = readFileSync(path.join(out, RUN_LOCK), 'utf8');
+  } catch {
+    return null;
+  }
+  const pid = Number(text.trim());
+  return Number.isSafeInteger(pid) && pid > 0 && processAlive(pid) ? pid : null;
+}
+
+function refuseIfLocked(out: string): void {
+  const holder = lockHolder(out);
+  if (holder !== null) {
+    throw new TrainingError(
+      'E_TRAIN_CONFIG',
+      `--out ${out} is in use by another run (process ${holder}${holder === process.pid ? ', this one' : ''}, ${path.join(out, RUN_LOCK)}): wait for it to end or stop it, or give another --out`,
+    );
+  }
+}
+
+/**
+ * Takes `out`'s run lock for this process: `<out>/.run.lock`, created exclusively, holding the
+ * process id, so that two runs never write one folder at once. A lock whose process is gone (a
+ * run killed outright) is taken over. Released by the returned function, and at the latest when
+ * this process exits.
+ * @throws TrainingError E_TRAIN_CONFIG when a live process (this one included) holds it
+ */
+export function lockRunFolder(out: string): () => void {
+  mkdirSync(out, { recursive: true });
+  const file = path.join(out, RUN_LOCK);
+  for (;;) {
+    refuseIfLocked(out);
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // A stale lock (its process is gone): take it over, unless another run just did.
+      if (lockHolder(out) === null) unlinkSync(file);
+    }
+  }
+  const release = (): void => {
+    process.off('exit', release);
+    try {
+      if (readFileSync(file, 'utf8').trim() === String(process.pid)) unlinkSync(file);
+    } catch {
+      // already gone
+    }
+  };
+  process.on('exit', release);
+  return release;
 }

@@ -18,7 +18,7 @@ import { checkFrameBudget, MAX_MESSAGE_BYTES } from './frame-budget.js';
 import { saveLayersModel } from './model-files.js';
 import { PhaseRunner, type PhaseHooks, type PhaseName, type PhaseProgress } from './phase-runner.js';
 import type { PhaseReport, RunReport } from './report.js';
-import { checkRunFolder } from './run-folder.js';
+import { checkRunFolder, lockRunFolder } from './run-folder.js';
 import type { WorkerPool } from './worker-pool.js';
 
 export interface RunOptions {
@@ -113,6 +113,16 @@ function rebuild(from: tf.LayersModel, numClasses: number, config: TrainConfig, 
  * With `resume`, continues from the newest good checkpoint under `<out>/checkpoints`.
  */
 export async function runTraining(opts: RunOptions): Promise<RunReport> {
+  // One run per folder at a time: a second one started on it is refused while this one runs.
+  const release = lockRunFolder(opts.out);
+  try {
+    return await trainInFolder(opts);
+  } finally {
+    release();
+  }
+}
+
+async function trainInFolder(opts: RunOptions): Promise<RunReport> {
   const { pool, out } = opts;
   let config = opts.config;
   const log = opts.hooks?.log ?? (() => undefined);
@@ -121,12 +131,12 @@ export async function runTraining(opts: RunOptions): Promise<RunReport> {
   let resumeFrom: Checkpoint | null = null;
   // A new run never mixes with another run's files (the command line checks this before anything
   // starts, see runFolder; this covers every other caller).
-  if (!opts.resume) checkRunFolder(out, 'new');
+  if (!opts.resume) checkRunFolder(out, 'new', { lockedByUs: true });
   if (opts.resume) {
     resumeFrom = await findLatestCheckpoint(ckptRoot, log);
     if (resumeFrom === null && opts.resume === 'auto') {
       // Nothing to continue: only a folder that holds no other run's files may take a new one.
-      checkRunFolder(out, 'auto');
+      checkRunFolder(out, 'auto', { lockedByUs: true });
       log(`--resume auto: no checkpoint under ${ckptRoot}; starting a new run`);
     } else if (resumeFrom === null) {
       throw new TrainingError('E_TRAIN_CONFIG', `--resume: no good checkpoint under ${ckptRoot}; nothing to resume (leave out --resume to start a new run)`);

@@ -203,7 +203,11 @@ export class ShardedCompute {
       const verdict = raw.every((r) => r.status === 'fulfilled') && reduction.nonFinite.size === 0 ? this.guard.judge(reduction.norms, counts) : { rejected: [], every: false };
       if (verdict.every && (this.opts.everyOutlier ?? 'diverged') === 'diverged') {
         const worst = verdict.rejected.reduce((a, b) => (b.norm > a.norm ? b : a));
-        throw diverged(`the gradient norm jumped to ${worst.norm.toPrecision(3)}${Number.isFinite(worst.reference) ? `, over ${this.guard.factor}× the recent median ${worst.reference.toPrecision(3)},` : ' (past float32)'}`);
+        throw diverged(
+          worst.norm === 0
+            ? 'the gradient is all zeros'
+            : `the gradient norm jumped to ${worst.norm.toPrecision(3)}${worst.against !== undefined ? `, over ${this.guard.factor}× the recent median ${worst.reference.toPrecision(3)},` : ' (past float32)'}`,
+        );
       }
       const outliers = verdict.every ? [] : verdict.rejected;
       if (verdict.every) this.opts.log(`step ${step}: every worker's gradient norm jumped past ${this.guard.factor}× the recent median (${verdict.rejected.map((p) => p.norm.toPrecision(3)).join(', ')}): accepted as the model's`);
@@ -215,10 +219,13 @@ export class ShardedCompute {
         if (parts.some((p) => reduction.nonFinite.has(p))) return { status: 'rejected', reason: new TrainingError('E_TRAIN_NONFINITE', `${who} sent a non-finite gradient at step ${step}`) };
         const outlier = outliers.find((o) => parts.includes(o.index));
         if (outlier) {
-          const bound = Number.isFinite(outlier.reference)
-            ? `more than ${this.guard.factor}× the median ${outlier.reference.toPrecision(3)} of ${outlier.against === 'history' ? 'recent steps' : "this step's other workers"}`
-            : 'its sum of squares overflows float32';
-          return { status: 'rejected', reason: new TrainingError('E_TRAIN_GRADIENT', `${who} sent a gradient of norm ${outlier.norm.toPrecision(3)} at step ${step}, ${bound}: rejected`) };
+          const bound =
+            outlier.norm === 0
+              ? 'all zeros: no real gradient'
+              : outlier.against !== undefined
+                ? `more than ${this.guard.factor}× the median ${outlier.reference.toPrecision(3)} of ${outlier.against === 'history' ? 'recent steps' : "this step's other workers"}`
+                : 'its sum of squares overflows float32';
+          return { status: 'rejected', reason: new TrainingError('E_TRAIN_GRADIENT', `${who} sent a gradient of norm ${outlier.norm === 0 ? '0' : outlier.norm.toPrecision(3)} at step ${step}, ${bound}: rejected`) };
         }
         return r;
       });
