@@ -6,6 +6,7 @@ import { formatAdapter, tf } from '@cifar-dist/model';
 import {
   MAX_MESSAGE_BYTES,
   SocketCoordinatorServer,
+  inspectRunFolder,
   WorkerPool,
   formatRunReport,
   removeInterruptedSaves,
@@ -81,7 +82,9 @@ export async function startCoordinator(opts: StartOptions): Promise<CoordinatorR
   // Temp folders of saves a killed run left half-written here (checkpoints, models, the report).
   removeInterruptedSaves(opts.out, log);
   const pool = new WorkerPool();
-  const runId = randomUUID();
+  // The run's id, as its checkpoints and report carry it: a resumed run keeps its checkpoint's, so
+  // that the workers' logs and the live page name the same run as the run folder.
+  const runId = (resumes ? inspectRunFolder(opts.out).newestGood?.runId : undefined) ?? randomUUID();
   pool.on('join', (link) => {
     log(`worker ${link.info.workerId} joined (${link.info.backend}, ${link.info.device}${formatAdapter(link.info.adapter)}, pid ${link.info.pid}); ${pool.size} live`);
     // Bit-identical results hold for one backend and device kind: float sums differ across them.
@@ -116,6 +119,7 @@ export async function startCoordinator(opts: StartOptions): Promise<CoordinatorR
         pool,
         out: opts.out,
         resume: opts.resume,
+        runId,
         ...(opts.explicit ? { explicit: opts.explicit } : {}),
         hooks: {
           log: progress.log,

@@ -134,6 +134,8 @@ async function main(argv: string[]): Promise<void> {
   const devices = [...new Set(live.map((l) => l.info.device))].join(', ');
   const token = o.token ?? process.env['CIFAR_DIST_TOKEN'];
   const runtime = new NodeRuntime({ pool, log, balance: o.balance });
+  // What the node's own workers are told when it closes: the run's end, or why the node leaves it.
+  let ending = 'the node left the run';
   try {
     const reason = await runSocketWorker({
       url: o.connect,
@@ -148,9 +150,13 @@ async function main(argv: string[]): Promise<void> {
       ...(o.reconnectTimeout !== undefined ? { reconnectTimeoutMs: o.reconnectTimeout } : {}),
     });
     log(`done: ${reason}`);
+    ending = reason;
+  } catch (err) {
+    ending = `the node left the run: ${(err as Error).message}`;
+    throw err;
   } finally {
     finished = true;
-    await server.close('run finished');
+    await server.close(ending);
     stop();
   }
 }

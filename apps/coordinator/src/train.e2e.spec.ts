@@ -61,6 +61,9 @@ describe('npm run train (2 worker processes, real CIFAR, both phases)', () => {
   it('writes report.json with a 10x10 and a 14x14 test confusion matrix summing to the test sets', async () => {
     const report = JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8')) as RunReport;
     expect(report.workers).toHaveLength(2);
+    // one run id: the report's is the one the workers were told when they joined
+    expect(report.runId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(result.output.match(/joined run ([0-9a-f-]+) as rank/g)?.map((m) => m.split(' ')[2])).toEqual([report.runId, report.runId]);
     expect(report.backend).toBe('wasm');
     const [p1, p2] = report.phases;
     expect(p1?.name).toBe('cifar10');

@@ -147,7 +147,7 @@ export function runSocketWorker(opts: SocketWorkerOptions): Promise<string> {
     socket.on('connect_error', (err) => {
       const code = (err as Error & { data?: { code?: string } }).data?.code;
       if (code === 'E_PROTO_VERSION' || code === 'E_PROTO_TOKEN') {
-        finish(new Error(`coordinator refused this worker (${code}): ${err.message}`));
+        finish(new ProtocolError(code, `coordinator refused this worker (${code}): ${err.message}`));
         return;
       }
       log(`cannot reach ${opts.url}: ${err.message}; retrying`);

@@ -76,6 +76,11 @@ describe('socket transport', () => {
     expect(await handshake(url, { protocolVersion: PROTOCOL_VERSION })).toBe('E_PROTO_TOKEN');
     expect(await handshake(url, { protocolVersion: PROTOCOL_VERSION, token: 's3cret' })).toBe('connected');
     expect(pool.size).toBe(0);
+    // runSocketWorker's refusal carries the code, so that the apps map it to exit code 4
+    await expect(runSocketWorker({ url, token: 'guess', workerId: 'w', backend: 'wasm', device: 'cpu', shm: false })).rejects.toMatchObject({
+      code: 'E_PROTO_TOKEN',
+      message: 'coordinator refused this worker (E_PROTO_TOKEN): token refused',
+    });
   });
 
   it('disconnects a peer that sends a malformed hello, and one that says nothing', async () => {
