@@ -60,7 +60,7 @@ const compute = (step: number, weightsVersion: number, weights?: Float32Array): 
   count: 8,
 });
 
-const zerosReply = (msg: ComputeMessage, version: number, crc?: number): GradientMessage => ({
+const constantReply = (msg: ComputeMessage, version: number, crc?: number): GradientMessage => ({
   type: 'gradient',
   step: msg.step,
   loss: 1,
@@ -69,7 +69,8 @@ const zerosReply = (msg: ComputeMessage, version: number, crc?: number): Gradien
   weightsVersion: version,
   ...(crc !== undefined ? { weightsCrc: crc } : {}),
   computeMs: 1,
-  gradients: new Float32Array(LEN * (msg.microBatch ? Math.ceil(msg.count / msg.microBatch) : 1)),
+  // a small constant, not zeros (the gradient guard rejects an all-zero gradient)
+  gradients: new Float32Array(LEN * (msg.microBatch ? Math.ceil(msg.count / msg.microBatch) : 1)).fill(1e-3),
 });
 
 const evaluation = (msg: EvaluateMessage): EvaluationMessage => ({
@@ -100,7 +101,7 @@ class CrcLink implements WorkerLink {
       this.version = msg.weightsVersion;
       this.crc = weightsCrc(msg.weights);
     }
-    return zerosReply(msg, this.version, this.crc);
+    return constantReply(msg, this.version, this.crc);
   }
   async evaluate(msg: EvaluateMessage): Promise<EvaluationMessage> {
     return evaluation(msg);
@@ -125,7 +126,7 @@ class StubRuntime {
       this.version = msg.weightsVersion;
       this.received.push(weightsCrc(msg.weights));
     }
-    return zerosReply(msg, this.version);
+    return constantReply(msg, this.version);
   }
   async evaluate(msg: EvaluateMessage): Promise<EvaluationMessage> {
     return evaluation(msg);

@@ -329,6 +329,7 @@ export function lockRunFolder(out: string): () => void {
       // already gone
     }
   };
-  process.on('exit', release);
+  // First among the exit handlers: others (removing a run folder left empty) must find it gone.
+  process.prependListener('exit', release);
   return release;
 }
