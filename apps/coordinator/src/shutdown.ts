@@ -198,16 +198,17 @@ export function watchLifeline(onLost: (why: string) => void, pollMs = 500): { ch
 }
 
 /**
- * Stops child processes: SIGTERM, then SIGKILL to those still running after `graceMs`.
- * Resolves once all have exited.
+ * Stops child processes: SIGTERM (unless `opts.terminate` is false: they are expected to exit by
+ * themselves, e.g. on the coordinator's shutdown), then SIGKILL to those still running after
+ * `graceMs`. Resolves once all have exited.
  */
-export async function stopChildren(children: readonly ChildProcess[], graceMs = 3_000): Promise<void> {
+export async function stopChildren(children: readonly ChildProcess[], graceMs = 3_000, opts: { terminate?: boolean } = {}): Promise<void> {
   const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
   const exited = running.map((c) => new Promise<void>((resolve) => {
     if (c.exitCode !== null || c.signalCode !== null) resolve();
     else c.once('exit', () => resolve());
   }));
-  for (const c of running) c.kill('SIGTERM');
+  if (opts.terminate !== false) for (const c of running) c.kill('SIGTERM');
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((resolve) => {
     timer = setTimeout(() => resolve('late'), graceMs);

@@ -41,23 +41,3 @@ export function spawnLocalWorker(o: LocalWorkerOptions): ChildProcess {
   if (o.gpu !== undefined) args.push('--gpu', String(o.gpu));
   return spawn(process.execPath, args, { stdio: ['ignore', stdio, stdio], env: { ...process.env, TSX_TSCONFIG_PATH: WORKER_TSCONFIG, ...tokenEnv } });
 }
-
-/**
- * Waits for `children` to exit (they normally do on the coordinator's shutdown), killing with
- * SIGKILL whichever is still there after `graceMs`.
- */
-export async function stopChildren(children: readonly ChildProcess[], graceMs = 10_000): Promise<void> {
-  await Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) return resolve();
-          const kill = setTimeout(() => c.kill('SIGKILL'), graceMs);
-          c.once('exit', () => {
-            clearTimeout(kill);
-            resolve();
-          });
-        }),
-    ),
-  );
-}

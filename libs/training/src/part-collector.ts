@@ -1,6 +1,5 @@
-import { allFinite } from '@cifar-dist/protocol';
 import { TrainingError } from './errors.js';
-import type { ArrivedGradient } from './streaming-average.js';
+import { sumOfSquares, type ArrivedGradient } from './streaming-average.js';
 import type { Reduction } from './sharded-compute.js';
 
 /**
@@ -46,10 +45,9 @@ export class PartCollector implements Reduction {
     else {
       if (part.gradients.length !== this.length) throw new TrainingError('E_TRAIN_GRADIENT', `part ${index} has ${part.gradients.length} values, expected ${this.length}`);
       slot.set(part.gradients);
-      let sq = 0;
-      for (let i = 0; i < slot.length; i++) sq += slot[i]! * slot[i]!;
-      if (Number.isNaN(sq) || !allFinite(slot)) this.nonFinite.add(index);
-      else this.norms[index] = Math.sqrt(Math.fround(sq));
+      const sq = sumOfSquares(slot);
+      if (Number.isNaN(sq)) this.nonFinite.add(index);
+      else this.norms[index] = Math.sqrt(sq);
     }
     this.arrived[index] = true;
     this.busyMs += performance.now() - t0;

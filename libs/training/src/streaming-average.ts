@@ -146,6 +146,21 @@ function accumulateF32(out: Float32Array, g: Float32Array, scale: number, first:
   return sumOrNaN(sq, bad);
 }
 
+/**
+ * Sum of squares of `g` as the kernels report it: NaN when a value is not finite, +Infinity past
+ * float32's range (one pass).
+ */
+export function sumOfSquares(g: Float32Array): number {
+  let bad = 0;
+  let sq = 0;
+  for (let i = 0; i < g.length; i++) {
+    const v = g[i]!;
+    bad += v - v;
+    sq += v * v;
+  }
+  return sumOrNaN(sq, bad);
+}
+
 /** The sum of squares as the kernels report it: NaN when a value was not finite, +Infinity past float32. */
 function sumOrNaN(sq: number, bad: number): number {
   return bad === 0 ? Math.fround(sq) : Number.NaN;

@@ -11,7 +11,8 @@ import {
   type StepTimings,
 } from '@cifar-dist/training';
 import type { AdapterInfo, GradDtype } from '@cifar-dist/protocol';
-import { spawnLocalWorker, stopChildren } from '../spawn-worker.js';
+import { stopChildren } from '../shutdown.js';
+import { spawnLocalWorker } from '../spawn-worker.js';
 import { peakRssMb } from './rss.js';
 import { median } from './stats.js';
 
@@ -197,7 +198,7 @@ export class BenchCluster {
 
   async stop(): Promise<void> {
     await this.server?.close();
-    await stopChildren(this.children);
+    await stopChildren(this.children, 10_000, { terminate: false });
   }
 }
 

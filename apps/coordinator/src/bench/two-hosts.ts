@@ -17,7 +17,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { stopChildren } from '../spawn-worker.js';
+import { stopChildren } from '../shutdown.js';
 import { createLab, measureLink, TBF_10GBIT, TBF_1GBIT, type NetnsLab, type TbfShape } from '../netns.js';
 import { median } from './stats.js';
 
@@ -148,11 +148,6 @@ function startHost(layout: TwoHostsLayout, lab: NetnsLab, host: string, url: str
   }
 }
 
-/** Kills what is left of `children` (they normally exit on the coordinator's shutdown) within 10 s. */
-function stopAll(children: ChildProcess[]): Promise<void> {
-  return stopChildren(children);
-}
-
 /** Collects the last `limit` characters a child writes on stdout and stderr. */
 function tail(child: ChildProcess, limit = 4000): () => string {
   let text = '';
@@ -215,7 +210,8 @@ async function measure(lab: NetnsLab, layout: TwoHostsLayout, opts: TwoHostsOpti
     return JSON.parse(m[1] as string) as TwoHostsCoordinatorResult;
   } finally {
     if (coordinator.exitCode === null && coordinator.signalCode === null) coordinator.kill('SIGKILL');
-    await stopAll(hostProcs);
+    // they exit on the coordinator's shutdown; what is left after 10 s is killed
+    await stopChildren(hostProcs, 10_000, { terminate: false });
   }
 }
 
