@@ -73,6 +73,20 @@ describe('explicitConfigKeys', () => {
     expect(() => parse(['--clip-norm', '0'])).toThrow(/--clip-norm must be a positive number/);
   });
 
+  it('--logit-tau, --holdout and label smoothing map onto the config and are range-checked', () => {
+    const c = configFromOptions(parse(['--logit-tau', '0.6', '--holdout', '0.2', '--label-smoothing', '0.05', '--finetune-label-smoothing', '0.1']), {});
+    expect(c).toMatchObject({ finetuneLogitTau: 0.6, holdout: 0.2, labelSmoothing: 0.05, finetuneLabelSmoothing: 0.1 });
+    expect(configFromOptions(parse([]), {}).holdout).toBeUndefined();
+    expect(() => parse(['--logit-tau', '1.5'])).toThrow('--logit-tau must be a number from 0 to 1');
+    expect(() => parse(['--logit-tau', ''])).toThrow('--logit-tau must be a number from 0 to 1');
+    expect(() => parse(['--holdout', '1'])).toThrow('--holdout must be a number between 0 and 1 (exclusive)');
+    expect(() => parse(['--holdout', '0'])).toThrow('--holdout must be a number between 0 and 1 (exclusive)');
+    expect(configFromOptions(parse(['--finetune-cutout', '16']), {}).finetuneCutout).toBe(16);
+    expect(configFromOptions(parse([]), {}).finetuneCutout).toBe(0);
+    expect(() => parse(['--finetune-cutout', '33'])).toThrow('--finetune-cutout must be 0 to 32 pixels (the images are 32 x 32)');
+    expect(() => parse(['--finetune-label-smoothing', '1'])).toThrow('--finetune-label-smoothing must be a number from 0 up to (not including) 1');
+  });
+
   it('--resume [dir|auto] picks the run folder and the mode', async () => {
     const now = new Date('2026-12-01T05:06:07.089Z');
     const [r1, r2, auto] = [path.join(work, 'r1'), path.join(work, 'r2'), path.join(work, 'auto')];

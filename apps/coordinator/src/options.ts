@@ -32,6 +32,11 @@ export interface CoordinatorOptions {
   frozenLayers: number;
   finetuneOversample: number;
   logitAdjust: boolean;
+  logitTau?: number;
+  holdout?: number;
+  finetuneCutout?: number;
+  labelSmoothing?: number;
+  finetuneLabelSmoothing?: number;
   augment: boolean;
   dropout: boolean;
   trainLimit?: number;
@@ -72,6 +77,24 @@ const nonNegInt = (name: string) => (value: string): number => {
 const positiveNumber = (name: string) => (value: string): number => {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return n;
+};
+/** A number in [0, 1]. */
+const unitInterval = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`${name} must be a number from 0 to 1`);
+  return n;
+};
+/** A label smoothing: a number in [0, 1). */
+const smoothing = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n < 1)) throw new InvalidArgumentError(`${name} must be a number from 0 up to (not including) 1`);
+  return n;
+};
+/** A number strictly between 0 and 1. */
+const openUnitInterval = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (!(n > 0 && n < 1)) throw new InvalidArgumentError(`${name} must be a number between 0 and 1 (exclusive)`);
   return n;
 };
 /** A TCP port: 0 (any free port) to 65535. */
@@ -122,6 +145,15 @@ export function addTrainOptions(cmd: Command): Command {
       return n;
     }, d.frozenLayers)
     .option('--finetune-oversample <k>', 'times each image of the added classes is seen per fine-tune epoch', positiveInt('--finetune-oversample'), d.finetuneOversample)
+    .option('--logit-tau <tau>', `class prior the fine-tuned model predicts under, natural^(1-tau): 0 = natural prior (accuracy), 1 = uniform (balanced recall) (default ${d.finetuneLogitTau})`, unitInterval('--logit-tau'))
+    .option('--label-smoothing <e>', `label smoothing of the CIFAR-10 phase's loss, 0 to 0.99 (default ${d.labelSmoothing})`, smoothing('--label-smoothing'))
+    .option('--finetune-label-smoothing <e>', `label smoothing of the fine-tune's loss, 0 to 0.99 (default ${d.finetuneLabelSmoothing})`, smoothing('--finetune-label-smoothing'))
+    .option('--finetune-cutout <px>', `Cutout square side on the added classes' training images in the fine-tune, 0 = none (default ${d.finetuneCutout})`, (v: string) => {
+      const n = nonNegInt('--finetune-cutout')(v);
+      if (n > 32) throw new InvalidArgumentError('--finetune-cutout must be 0 to 32 pixels (the images are 32 x 32)');
+      return n;
+    })
+    .option('--holdout <fraction>', 'choose a recipe: hold out this share of each class of the training set and evaluate on it; the test sets are not read', openUnitInterval('--holdout'))
     .option('--no-logit-adjust', 'keep the output bias as trained (default: lower the oversampled classes\' bias by ln k after the fine-tune)')
     .option('--augment', 'random crop (4 px padding) and horizontal flip of training images', true)
     .option('--no-augment', 'train on the images as they are')
@@ -226,6 +258,11 @@ export function configFromOptions(o: CoordinatorOptions, env: NodeJS.ProcessEnv 
     frozenLayers: o.frozenLayers,
     finetuneOversample: o.finetuneOversample,
     finetuneLogitAdjust: o.logitAdjust,
+    finetuneLogitTau: o.logitTau ?? d.finetuneLogitTau,
+    labelSmoothing: o.labelSmoothing ?? d.labelSmoothing,
+    finetuneLabelSmoothing: o.finetuneLabelSmoothing ?? d.finetuneLabelSmoothing,
+    finetuneCutout: o.finetuneCutout ?? d.finetuneCutout,
+    ...(o.holdout !== undefined ? { holdout: o.holdout } : {}),
     finetune: o.superclass !== undefined
       ? { superclass: /^\d+$/.test(o.superclass) ? Number(o.superclass) : o.superclass }
       : o.finetuneClasses
@@ -266,6 +303,11 @@ const CONFIG_KEY_OF_OPTION: Record<string, keyof TrainConfig> = {
   frozenLayers: 'frozenLayers',
   finetuneOversample: 'finetuneOversample',
   logitAdjust: 'finetuneLogitAdjust',
+  logitTau: 'finetuneLogitTau',
+  holdout: 'holdout',
+  finetuneCutout: 'finetuneCutout',
+  labelSmoothing: 'labelSmoothing',
+  finetuneLabelSmoothing: 'finetuneLabelSmoothing',
   augment: 'augment',
   dropout: 'dropout',
   trainLimit: 'trainLimit',

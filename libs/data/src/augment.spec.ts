@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { augmentBatch } from './augment';
+import { augmentBatch, cutoutBatch } from './augment';
 import { IMAGE_BYTES } from './layout';
 import { createRng, type Rng } from './rng';
 import { expectThrowsData } from './spec-helpers';
@@ -102,5 +102,36 @@ describe('augmentBatch', () => {
   it('rejects a wrong length or pad', () => {
     expectThrowsData(() => augmentBatch(new Uint8Array(100), 1, createRng(1)), 'E_DATA_ARGUMENT');
     expectThrowsData(() => augmentBatch(src, 3, createRng(1), { pad: -1 }), 'E_DATA_ARGUMENT');
+  });
+});
+
+describe('cutoutBatch', () => {
+  it('fills the size x size square at the drawn centre, clipped at the border, only on chosen images', () => {
+    const images = patternImages(0, 3);
+    const before = images.slice();
+    // image 0: centre (10, 20) -> rows 8..11, cols 18..21 (size 4, half 2); image 1 not chosen;
+    // image 2: centre (0, 31) -> rows 0..1, cols 29..31 (clipped)
+    const rng = scripted([10, 20, 0, 31]);
+    cutoutBatch(images, 3, rng, 4, [1, 2, 3], (n) => n !== 1);
+    expect(rng.intsLeft()).toBe(0);
+    const img = (n: number): Uint8Array => images.subarray(n * IMAGE_BYTES, (n + 1) * IMAGE_BYTES);
+    const old = (n: number): Uint8Array => before.subarray(n * IMAGE_BYTES, (n + 1) * IMAGE_BYTES);
+    let filled0 = 0;
+    for (let y = 0; y < 32; y++) {
+      for (let x = 0; x < 32; x++) {
+        const inside = y >= 8 && y <= 11 && x >= 18 && x <= 21;
+        expect(px(img(0), y, x)).toEqual(inside ? [1, 2, 3] : px(old(0), y, x));
+        if (inside) filled0++;
+        const inside2 = y <= 1 && x >= 29;
+        expect(px(img(2), y, x)).toEqual(inside2 ? [1, 2, 3] : px(old(2), y, x));
+      }
+    }
+    expect(filled0).toBe(16);
+    expect(Buffer.from(img(1)).equals(Buffer.from(old(1)))).toBe(true);
+  });
+
+  it('refuses a size outside 1..32 and a wrong length', () => {
+    expectThrowsData(() => cutoutBatch(new Uint8Array(IMAGE_BYTES), 1, createRng(1), 33, [0, 0, 0]), 'E_DATA_ARGUMENT');
+    expectThrowsData(() => cutoutBatch(new Uint8Array(10), 1, createRng(1), 8, [0, 0, 0]), 'E_DATA_ARGUMENT');
   });
 });

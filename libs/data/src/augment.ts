@@ -65,3 +65,49 @@ export function augmentBatch(
   }
   return out;
 }
+
+/**
+ * Cutout (DeVries & Taylor 2017, "Improved Regularization of Convolutional Neural Networks with
+ * Cutout"), in place on uint8 NHWC images: for each chosen image, a `size` x `size` square centred
+ * at a uniformly drawn pixel (cy, cx) — clipped at the borders, so it may cover less — is set to
+ * `fill` (the per-channel value that normalises to about 0, e.g. the dataset mean).
+ *
+ * Random draws, per chosen image in order: cy = rng.nextInt(32), cx = rng.nextInt(32); images
+ * not chosen draw nothing. The square covers rows cy - floor(size/2) .. cy - floor(size/2) + size - 1.
+ *
+ * @param images uint8 NHWC [count, 32, 32, 3], modified in place
+ * @param chosen chosen(n) says whether image n gets a square (e.g. only the rare classes)
+ * @param size side in pixels, integer 1..32
+ * @param fill 3 channel values 0..255
+ * @throws CifarDataError E_DATA_ARGUMENT on a wrong length, count or size
+ */
+export function cutoutBatch(
+  images: Uint8Array,
+  count: number,
+  rng: Rng,
+  size: number,
+  fill: readonly [number, number, number],
+  chosen: (n: number) => boolean = () => true,
+): void {
+  if (!Number.isSafeInteger(count) || count < 0) throw argumentError(`count must be a non-negative integer, got ${count}`);
+  if (images.length !== count * IMAGE_BYTES) throw argumentError(`cutoutBatch: ${images.length} bytes is not ${count} images x ${IMAGE_BYTES}`);
+  if (!Number.isInteger(size) || size < 1 || size > IMAGE_SIZE) throw argumentError(`cutout size must be an integer in 1..32, got ${size}`);
+  const half = Math.floor(size / 2);
+  for (let n = 0; n < count; n++) {
+    if (!chosen(n)) continue;
+    const cy = rng.nextInt(IMAGE_SIZE);
+    const cx = rng.nextInt(IMAGE_SIZE);
+    const y0 = Math.max(0, cy - half);
+    const y1 = Math.min(IMAGE_SIZE, cy - half + size);
+    const x0 = Math.max(0, cx - half);
+    const x1 = Math.min(IMAGE_SIZE, cx - half + size);
+    for (let y = y0; y < y1; y++) {
+      for (let x = x0; x < x1; x++) {
+        const p = n * IMAGE_BYTES + (y * IMAGE_SIZE + x) * CHANNELS;
+        images[p] = fill[0];
+        images[p + 1] = fill[1];
+        images[p + 2] = fill[2];
+      }
+    }
+  }
+}

@@ -37,6 +37,7 @@ export { ensureDataset, CIFAR_DOWNLOADS, type EnsureDatasetOptions } from './dow
 export { CIFAR10_MEAN, CIFAR10_STD, normalizeImages } from './normalize';
 export { createRng, createStreamRng, type Rng, type Sfc32Rng } from './rng';
 export { epochPermutation, oversampledIndices } from './permutation';
+export { splitHoldout, loadHoldoutSplit } from './holdout';
 export { shardRanges, weightedShardRanges } from './shard';
 export { gatherBatch } from './batch';
-export { augmentBatch } from './augment';
+export { augmentBatch, cutoutBatch } from './augment';

@@ -61,3 +61,36 @@ export async function evaluateBatch(
   }
   return { predictions, losses };
 }
+
+/**
+ * Inference-mode logits (the last Dense's output, before the softmax; dropout off) of `count`
+ * samples, in chunks of at most `batchSize` (default 256). What a post-hoc choice on a model's
+ * outputs (e.g. the logit adjustment's tau) needs: the saved network's own output is already a
+ * softmax, whose logarithm loses the logits of confident predictions to float32 underflow.
+ *
+ * @param xs NHWC float32, `count * 32 * 32 * 3` values, already normalised.
+ * @returns float32 [count, numClasses], row-major
+ * @throws ModelError E_INPUT_SHAPE, E_MODEL_HEAD, E_MODEL_OPTIONS (batchSize < 1)
+ */
+export async function predictLogits(model: tf.LayersModel, xs: Float32Array, count: number, opts: { batchSize?: number } = {}): Promise<Float32Array> {
+  const batchSize = opts.batchSize ?? 256;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new ModelError('E_MODEL_OPTIONS', `batchSize must be a positive integer, got ${batchSize}`);
+  }
+  const layers = logitLayers(model);
+  const shape = sampleShape(model);
+  const sampleSize = sizeOfShape(shape);
+  const numClasses = numClassesOf(model);
+  checkBatch(xs, new Uint8Array(count), count, sampleSize, numClasses);
+  const out = new Float32Array(count * numClasses);
+  for (let start = 0; start < count; start += batchSize) {
+    const n = Math.min(batchSize, count - start);
+    const logits = tf.tidy(() => forwardLogits(layers, tf.tensor(xs.subarray(start * sampleSize, (start + n) * sampleSize), [n, ...shape], 'float32'), false));
+    try {
+      out.set(await logits.data(), start * numClasses);
+    } finally {
+      logits.dispose();
+    }
+  }
+  return out;
+}

@@ -28,14 +28,16 @@ function labelArray(labels: ArrayLike<number>, count: number): Int32Array {
  * `computeGradients` half of tfjs' `optimizer.minimize`, which a data-parallel trainer needs so
  * that workers' gradients can be averaged before one optimizer step.
  *
- * loss = mean_i( -log_softmax(z_i)[y_i] ), z = logits (output of the last Dense, before the
- * softmax Activation); equal to Keras' categorical_crossentropy on softmax(z), computed stably.
- * Dropout is active (training = true).
+ * loss = mean_i( -sum_c t_ic log_softmax(z_i)_c ), z = logits (output of the last Dense, before the
+ * softmax Activation), t_i = onehot(y_i) or, with label smoothing e, (1 - e) onehot(y_i) + e / K
+ * (K classes; Szegedy et al. 2016, as Keras' and PyTorch's label_smoothing); equal to Keras'
+ * categorical_crossentropy on softmax(z), computed stably. Dropout is active (training = true).
  *
  * @param xs NHWC float32, `count * 32 * 32 * 3` values, already normalised.
  * @param labels integer class ids, at least `count` of them, each in [0, numClasses).
  * @param options.dropoutMasks keep-masks for the Dropout layers (deterministic training); default:
  *   tfjs' own random masks.
+ * @param options.labelSmoothing e in [0, 1) (default 0: the one-hot target).
  * @param options.out where to write the gradients (every value overwritten) instead of a new
  *   array: a worker reuses one, as fresh 5 MB arrays cost ~15 ms of page faults each on a VM.
  * Reading the results back is asynchronous because a GPU backend (webgpu) cannot read synchronously
@@ -52,12 +54,14 @@ export async function computeGradients(
   xs: Float32Array,
   labels: ArrayLike<number>,
   count: number,
-  options: { dropoutMasks?: DropoutMaskSource; out?: Float32Array } = {},
+  options: { dropoutMasks?: DropoutMaskSource; out?: Float32Array; labelSmoothing?: number } = {},
 ): Promise<GradientResult> {
   const layers = logitLayers(model);
   const shape = sampleShape(model);
   const numClasses = numClassesOf(model);
   checkBatch(xs, labels, count, sizeOfShape(shape), numClasses);
+  const smoothing = options.labelSmoothing ?? 0;
+  if (!(smoothing >= 0 && smoothing < 1)) throw new ModelError('E_MODEL_OPTIONS', `labelSmoothing must be in [0, 1), got ${smoothing}`);
 
   const trainable = selectedWeights(model, 'trainable');
   // LayerVariable.read() hands back the underlying tf.Variable itself (not a copy).
@@ -67,7 +71,8 @@ export async function computeGradients(
   try {
     result = tf.tidy(() => {
       const x = tf.tensor(xs, [count, ...shape], 'float32');
-      const y = tf.oneHot(tf.tensor1d(labelArray(labels, count), 'int32'), numClasses);
+      const onehot = tf.oneHot(tf.tensor1d(labelArray(labels, count), 'int32'), numClasses);
+      const y = smoothing > 0 ? tf.add(tf.mul(onehot, 1 - smoothing), smoothing / numClasses) : onehot;
       return tf.variableGrads(() => {
         const logits = forwardLogits(layers, x, true, options.dropoutMasks);
         // Kept past the tape's tidy; disposed in finally.

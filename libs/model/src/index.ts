@@ -30,7 +30,7 @@ export {
 } from './flat-weights.js';
 export { computeGradients, type GradientResult } from './gradients.js';
 export type { DropoutMaskSource } from './forward.js';
-export { evaluateBatch, type EvaluationResult } from './evaluate.js';
+export { evaluateBatch, predictLogits, type EvaluationResult } from './evaluate.js';
 export {
   selectBackend,
   describeAdapter,

@@ -103,6 +103,11 @@ describe('codec', () => {
     expect(codeOf(() => decodeMessage(encodeMessage(negStep as never)))).toBe('E_PROTO_FIELD');
     const shortImages = { type: 'compute', weightsVersion: 0, modelId: 0, step: 0, images: new Uint8Array(10), labels: new Uint8Array(1), count: 1 };
     expect(() => decodeMessage(encodeMessage(shortImages as never))).toThrow(/compute.images: expected length 3072, got 10/);
+    const setModel = { type: 'set-model', modelId: 1, numClasses: 14, frozenLayers: 5, dropout: true, weights: new Float32Array(2), weightsVersion: 0 } as const;
+    expect(decodeMessage(encodeMessage({ ...setModel, labelSmoothing: 0.1 }), 'set-model').labelSmoothing).toBe(0.1);
+    for (const bad of [1, -0.1, Number.NaN, '0.1']) {
+      expect(codeOf(() => decodeMessage(encodeMessage({ ...setModel, labelSmoothing: bad } as never)))).toBe('E_PROTO_FIELD');
+    }
   });
 
   it('refuses a frame over the size bound before decoding it', () => {

@@ -9,6 +9,8 @@ const isNonNegInt = (v: unknown): boolean => isInt(v) && (v as number) >= 0;
 const isNumber = (v: unknown): boolean => typeof v === 'number';
 const isString = (v: unknown): boolean => typeof v === 'string';
 const isBool = (v: unknown): boolean => typeof v === 'boolean';
+/** A probability mass to spread: a finite number in [0, 1). */
+const isSmoothing = (v: unknown): boolean => typeof v === 'number' && v >= 0 && v < 1;
 const isU8 = (v: unknown): boolean => v instanceof Uint8Array;
 const isF32 = (v: unknown): boolean => v instanceof Float32Array;
 const isU16 = (v: unknown): boolean => v instanceof Uint16Array;
@@ -51,6 +53,7 @@ const SCHEMAS: { [T in MessageType]: Record<string, Check> } = {
     numClasses: isNonNegInt,
     frozenLayers: isNonNegInt,
     dropout: isBool,
+    labelSmoothing: optional(isSmoothing),
     weights: isF32,
     weightsVersion: isNonNegInt,
   },

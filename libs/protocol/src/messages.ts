@@ -74,6 +74,11 @@ export interface SetModelMessage {
   numClasses: number;
   frozenLayers: number;
   dropout: boolean;
+  /**
+   * Label smoothing of the training loss, in [0, 1): the one-hot target becomes
+   * (1 - labelSmoothing) * onehot + labelSmoothing / numClasses. Absent: 0.
+   */
+  labelSmoothing?: number;
   /** Every weight of the model, flat, in `model.weights` order. */
   weights: Float32Array;
   /** The coordinator's version of these weights (see ComputeMessage.weightsVersion). */

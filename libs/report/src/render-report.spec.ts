@@ -121,6 +121,16 @@ describe('renderReportHtml of a run on part of the data', () => {
     }
   });
 
+  it('says that a --holdout run was evaluated on the held-out split, not the test set', async () => {
+    const report = fixtureReport();
+    report.config = { ...report.config, holdout: 0.2 };
+    const html = await renderReportHtml(report);
+    expect(html).toContain(
+      '<tr><th>data</th><td>--holdout 0.2 (trained on the first 80% of each class of the training set; every &quot;test&quot; figure is on the held-out rest, and the test sets were not read)</td></tr>',
+    );
+    expect(html).toContain('id="data-subset"');
+  });
+
   it('names only the limit that was given', async () => {
     const report = fixtureReport();
     report.config = { ...report.config, testLimit: 2000 };

@@ -32,11 +32,14 @@ function duration(startIso: string, endIso: string): string {
 }
 
 /**
- * The --train-limit / --test-limit a run used, in words (`--train-limit 5000 (the first 5,000
+ * The --holdout / --train-limit / --test-limit a run used, in words (`--train-limit 5000 (the first 5,000
  * training records of each file set)`), or null when it used the full sets.
  */
-export function dataLimitsText(config: Pick<RunReport['config'], 'trainLimit' | 'testLimit'>): string | null {
+export function dataLimitsText(config: Pick<RunReport['config'], 'trainLimit' | 'testLimit' | 'holdout'>): string | null {
   const parts: string[] = [];
+  if (config.holdout !== undefined) {
+    parts.push(`--holdout ${config.holdout} (trained on the first ${Math.round((1 - config.holdout) * 1000) / 10}% of each class of the training set; every "test" figure is on the held-out rest, and the test sets were not read)`);
+  }
   if (config.trainLimit !== undefined) parts.push(`--train-limit ${config.trainLimit} (the first ${integer(config.trainLimit)} training records of each file set)`);
   if (config.testLimit !== undefined) parts.push(`--test-limit ${config.testLimit} (the first ${integer(config.testLimit)} test records of each file set)`);
   return parts.length > 0 ? parts.join(', ') : null;

@@ -25,6 +25,30 @@ export interface TrainConfig {
    * model predicts under the test set's natural class prior (post-hoc logit adjustment).
    */
   finetuneLogitAdjust: boolean;
+  /**
+   * The class prior the adjusted fine-tuned model predicts under: the natural prior of the
+   * training set to the power (1 - tau), i.e. 0 = the natural prior (most accurate), 1 = uniform
+   * (best balanced recall). Class c's output bias is lowered by ln(repeats_c) + tau * ln(n_c / n_max)
+   * (n_c its training images, repeats_c its oversampling). Absent (older checkpoints): 0.
+   */
+  finetuneLogitTau?: number;
+  /**
+   * Label smoothing of each phase's training loss (Szegedy et al. 2016): the one-hot target becomes
+   * (1 - e) onehot + e / classes. Absent (older checkpoints): 0.
+   */
+  labelSmoothing?: number;
+  finetuneLabelSmoothing?: number;
+  /**
+   * Stronger augmentation for the fine-tune's added (oversampled) classes: a Cutout square of this
+   * side (pixels) on each of their training images, after the crop and flip. Absent or 0: none.
+   */
+  finetuneCutout?: number;
+  /**
+   * Hold out this share of each class of the training set (the last images of each class, see
+   * splitHoldout) and evaluate on it instead of the test sets, which are then never read: the
+   * mode every recipe choice is made in. Absent: train on the full training set, test on the test sets.
+   */
+  holdout?: number;
   trainLimit?: number;
   testLimit?: number;
   optimizer: OptimizerConfig;
@@ -89,6 +113,10 @@ export function defaultConfig(overrides: Partial<TrainConfig> = {}): TrainConfig
     finetune: {},
     finetuneOversample: 4,
     finetuneLogitAdjust: true,
+    finetuneLogitTau: 0,
+    labelSmoothing: 0,
+    finetuneLabelSmoothing: 0,
+    finetuneCutout: 0,
     optimizer: { ...DEFAULT_OPTIMIZER },
     schedule: { lr: 0.05, warmupEpochs: 1, decay: 'cosine', minFactor: 0.01 },
     finetuneSchedule: { lr: 0.02, warmupEpochs: 0.5, decay: 'cosine', minFactor: 0.01 },

@@ -1,6 +1,8 @@
 import {
   augmentBatch,
+  CIFAR10_MEAN,
   createRng,
+  cutoutBatch,
   epochPermutation,
   gatherBatch,
   oversampledIndices,
@@ -20,6 +22,11 @@ import { mixSeed } from './seed.js';
 import type { WorkerPool } from './worker-pool.js';
 
 export type PhaseName = 'cifar10' | 'finetune';
+
+/** The random stream of the Cutout squares (mixSeed's last word), apart from crop and flip's. */
+const CUTOUT_STREAM = 0xc0;
+/** Cutout's fill: the CIFAR-10 mean colour, which normalises to about 0. */
+const MEAN_PIXEL: readonly [number, number, number] = [Math.round(CIFAR10_MEAN[0]), Math.round(CIFAR10_MEAN[1]), Math.round(CIFAR10_MEAN[2])];
 
 /** One row of a phase's history (report.json `history`). */
 export interface EpochRecord {
@@ -121,6 +128,13 @@ export interface PhaseRunnerOptions {
    * without it (EpochRecord testLossUnadjusted/testAccuracyUnadjusted).
    */
   evalAdjust?: readonly number[];
+  /**
+   * Cutout square side (pixels) applied to the images of the oversampled classes (classRepeats > 1)
+   * after the usual crop and flip; absent or 0: none.
+   */
+  rareCutout?: number;
+  /** Label smoothing of the training loss in [0, 1) (SetModelMessage.labelSmoothing); absent: 0. */
+  labelSmoothing?: number;
   /** Continue from a checkpoint: progress, plus the optimizer state (weights are already in `model`). */
   resume?: { progress: PhaseProgress; optimizer: OptimizerState };
 }
@@ -378,6 +392,7 @@ export class PhaseRunner implements ModelSource {
       numClasses: this.opts.numClasses,
       frozenLayers: this.opts.frozenLayers,
       dropout: this.opts.config.dropout,
+      ...(this.opts.labelSmoothing ? { labelSmoothing: this.opts.labelSmoothing } : {}),
       weights: getWeightsFlat(this.opts.model, 'all'),
       weightsVersion: this.weightsVersion,
     };
@@ -391,6 +406,15 @@ export class PhaseRunner implements ModelSource {
     const images = config.augment
       ? augmentBatch(batch.images, batch.count, createRng(mixSeed(config.seed, PHASE_INDEX[this.opts.name], epoch, step)))
       : batch.images;
+    const cutout = this.opts.rareCutout ?? 0;
+    if (cutout > 0) {
+      // Stronger augmentation for the oversampled (rare) classes only: a Cutout square filled
+      // with the mean colour, from its own random stream.
+      const repeats = this.opts.classRepeats ?? [];
+      const rare = (n: number): boolean => (repeats[batch.labels[n] as number] ?? 1) > 1;
+      // gatherBatch copied the images: changing them in place touches no training image.
+      cutoutBatch(images, batch.count, createRng(mixSeed(config.seed, PHASE_INDEX[this.opts.name], epoch, step, CUTOUT_STREAM)), cutout, MEAN_PIXEL, rare);
+    }
     return { indices, images, labels: batch.labels, count: batch.count, prepareMs: performance.now() - t0 };
   }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { loadCifar10, loadFinetuneDataset, type ImageSet } from '@cifar-dist/data';
+import { loadCifar10, loadFinetuneDataset, loadHoldoutSplit, type ImageSet } from '@cifar-dist/data';
 import {
   countParams,
   createModel,
@@ -15,6 +15,7 @@ import { checkpointName, findLatestCheckpoint, saveCheckpoint, type Checkpoint }
 import type { TrainConfig } from './config.js';
 import { TrainingError } from './errors.js';
 import { checkFrameBudget, MAX_MESSAGE_BYTES } from './frame-budget.js';
+import { logitAdjustment } from './logit-adjust.js';
 import { saveLayersModel } from './model-files.js';
 import { PhaseRunner, type PhaseHooks, type PhaseName, type PhaseProgress } from './phase-runner.js';
 import type { PhaseReport, RunReport } from './report.js';
@@ -86,6 +87,11 @@ function bitEqual(a: Float32Array, b: Float32Array): boolean {
 async function loadPhaseData(config: TrainConfig, phase: PhaseName): Promise<{ train: ImageSet; test: ImageSet }> {
   const trainOpts = config.trainLimit ? { limit: config.trainLimit } : {};
   const testOpts = config.testLimit ? { limit: config.testLimit } : {};
+  if (config.holdout !== undefined) {
+    // Choosing a recipe: the held-out part of the training set stands in for the test set.
+    const { train, heldOut } = await loadHoldoutSplit(config.dataDir, phase, config.finetune, config.holdout, trainOpts);
+    return { train, test: heldOut };
+  }
   if (phase === 'cifar10') {
     return {
       train: await loadCifar10(config.dataDir, 'train', trainOpts),
@@ -169,10 +175,9 @@ async function trainInFolder(opts: RunOptions): Promise<RunReport> {
     const phaseIndex = name === 'cifar10' ? 1 : 2;
     // The fine-tune's added classes are seen k times as often as their share of the data: its final
     // figures are taken after undoing that prior shift, and so is each epoch's test figure.
+    const repeats = name === 'finetune' ? data.train.classNames.map((_, c) => (c >= 10 ? config.finetuneOversample : 1)) : [];
     const adjust =
-      name === 'finetune' && config.finetuneOversample > 1 && config.finetuneLogitAdjust
-        ? data.train.classNames.map((_, c) => (c >= 10 ? Math.log(config.finetuneOversample) : 0))
-        : undefined;
+      name === 'finetune' && config.finetuneLogitAdjust ? logitAdjustment(data.train.labels, repeats, config.finetuneLogitTau ?? 0) : undefined;
     const runner = new PhaseRunner({
       name,
       model,
@@ -187,8 +192,9 @@ async function trainInFolder(opts: RunOptions): Promise<RunReport> {
       config,
       pool,
       // The fine-tune's classes past CIFAR-10's ten are the added ones, with a tenth of the images.
-      classRepeats:
-        name === 'finetune' ? data.train.classNames.map((_, c) => (c >= 10 ? config.finetuneOversample : 1)) : [],
+      classRepeats: repeats,
+      ...(name === 'finetune' && config.augment && (config.finetuneCutout ?? 0) > 0 ? { rareCutout: config.finetuneCutout } : {}),
+      labelSmoothing: (name === 'cifar10' ? config.labelSmoothing : config.finetuneLabelSmoothing) ?? 0,
       ...(adjust ? { evalAdjust: adjust } : {}),
       hooks: {
         ...opts.hooks,
@@ -220,7 +226,7 @@ async function trainInFolder(opts: RunOptions): Promise<RunReport> {
     const progress: PhaseProgress = await runner.run();
     if (adjust) {
       runner.adjustOutputBias(adjust);
-      log(`logit adjustment: output bias of the added classes lowered by ln ${config.finetuneOversample} = ${Math.log(config.finetuneOversample).toFixed(4)}`);
+      log(`logit adjustment (tau ${config.finetuneLogitTau ?? 0}): output bias lowered by ${adjust.map((a) => a.toFixed(4)).join(' ')}`);
     }
     const test = await runner.evaluateReport(data.test);
     const train = config.evaluateTrain ? await runner.evaluateReport(data.train) : null;

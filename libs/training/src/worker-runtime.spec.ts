@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createModel, getWeightsFlat, selectBackend } from '@cifar-dist/model';
+import { normalizeImages } from '@cifar-dist/data';
+import { computeGradients, createModel, getWeightsFlat, selectBackend } from '@cifar-dist/model';
 import { weightsCrc, type SetModelMessage } from '@cifar-dist/protocol';
 import { WorkerRuntime } from './worker-runtime.js';
 
@@ -80,6 +81,26 @@ describe('WorkerRuntime', () => {
     expect((await compute(fresh, 1)).gradients).not.toBe((await compute(fresh, 2)).gradients);
     fresh.dispose();
     reuse.dispose();
+  });
+
+  it('trains with the label smoothing set-model gives (plain and micro-batched), the one-hot loss without it', async () => {
+    const model = createModel({ numClasses: 10, dropout: false, seed: 9 });
+    const xs = normalizeImages(images, 8);
+    const expected = await computeGradients(model, xs, labels, 8, { labelSmoothing: 0.2 });
+    const plain = await computeGradients(model, xs, labels, 8);
+    const rt = new WorkerRuntime();
+    await rt.setModel({ ...setModel, dropout: false, labelSmoothing: 0.2 });
+    const got = await compute(rt, 0);
+    expect(got.loss).toBeCloseTo(expected.loss, 5);
+    expect(got.loss).not.toBeCloseTo(plain.loss, 5);
+    expect(Buffer.from(got.gradients.buffer).equals(Buffer.from(expected.gradients.buffer))).toBe(true);
+    const micro = await rt.compute({ type: 'compute', weightsVersion: 0, modelId: 1, step: 1, images, labels, count: 8, microBatch: 8 });
+    expect(micro.loss).toBeCloseTo(expected.loss, 5);
+    // a new model without the field trains on the one-hot target again
+    await rt.setModel({ ...setModel, dropout: false });
+    expect((await compute(rt, 2)).loss).toBeCloseTo(plain.loss, 5);
+    rt.dispose();
+    model.dispose();
   });
 
   it('refuses a request for a model it does not hold', async () => {

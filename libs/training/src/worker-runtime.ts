@@ -43,6 +43,8 @@ export class WorkerRuntime {
   private gradientBuffer: Float32Array | null = null;
   /** Normalised pixels of the last request, reused by the next (see `reuseBuffers`). */
   private pixelBuffer: Float32Array | null = null;
+  /** The loaded model's label smoothing (SetModelMessage.labelSmoothing). */
+  private labelSmoothing = 0;
 
   /**
    * @param opts.reuseBuffers every compute writes its gradient into the same array (and the
@@ -60,6 +62,7 @@ export class WorkerRuntime {
     setWeightsFlat(model, msg.weights, 'all');
     this.model = model;
     this.modelId = msg.modelId;
+    this.labelSmoothing = msg.labelSmoothing ?? 0;
     this.version = msg.weightsVersion;
     // A CRC verified for the previous model's weights must not be reported for these.
     this.verifiedCrc = undefined;
@@ -101,7 +104,7 @@ export class WorkerRuntime {
     await this.loadTrainable(model, msg.weights, msg.weightsVersion);
     const started = performance.now();
     const xs = normalizeImages(msg.images, msg.count, this.pixelsOut(msg.count));
-    const result = msg.microBatch ? await this.computeMicroBatches(model, xs, msg, msg.microBatch) : await computeGradients(model, xs, msg.labels, msg.count, this.gradientOut(model));
+    const result = msg.microBatch ? await this.computeMicroBatches(model, xs, msg, msg.microBatch) : await computeGradients(model, xs, msg.labels, msg.count, { ...this.gradientOut(model), labelSmoothing: this.labelSmoothing });
     const computeMs = performance.now() - started;
     return gradientReply(msg, result, { weightsVersion: this.version, weightsCrc: this.verifiedCrc, computeMs }, this.opts.reuseBuffers === true ? this.halfBuffers : undefined);
   }
@@ -132,6 +135,7 @@ export class WorkerRuntime {
       const n = Math.min(size, msg.count - start);
       const r = await computeGradients(model, xs.subarray(start * 3072, (start + n) * 3072), msg.labels.subarray(start, start + n), n, {
         dropoutMasks: keyedDropoutMasks(msg.dropoutSeed ?? 0, (msg.sampleOffset ?? 0) + start),
+        labelSmoothing: this.labelSmoothing,
       });
       parts.push(r.gradients);
       lossSum += r.loss * n;

@@ -1,0 +1,96 @@
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { IMAGE_BYTES, loadHoldoutSplit, normalizeImages, resolveDataDir } from '@cifar-dist/data';
+import { formatFixed } from '@cifar-dist/metrics';
+import { BACKEND_NAMES, predictLogits, type BackendName } from '@cifar-dist/model';
+import { chooseLogitTau, logitAdjustment, sweepLogitTau, type PriorSweepRow } from '@cifar-dist/training';
+import { useBackend } from './backend.js';
+import type { CommandIo } from './command-io.js';
+import { CliError } from './errors.js';
+import { loadModelDir } from './model-dir.js';
+import { parseArgs } from './parse-args.js';
+
+interface ChoosePriorOptions {
+  run: string;
+  dataDir?: string;
+  json?: boolean;
+  backend: BackendName;
+}
+
+/** The taus the sweep evaluates: 0, 0.1, ..., 1. */
+export const SWEEP_TAUS: readonly number[] = Array.from({ length: 11 }, (_, i) => i / 10);
+
+/** What `choose-prior` found: every tau's held-out figures and the chosen one. */
+export interface ChoosePriorResult {
+  heldOut: { fraction: number; images: number };
+  rows: PriorSweepRow[];
+  chosen: number;
+}
+
+/**
+ * `npm run choose-prior -- --run <dir> [--data-dir <dir>] [--json]`: chooses the fine-tune's
+ * logit-adjustment tau (`--logit-tau`) on the held-out split of a run trained with `--holdout`.
+ * Loads the run's model-finetune and report.json, reads ONLY the training files (loadHoldoutSplit:
+ * the same split the run trained and evaluated on), undoes the adjustment the run applied, and
+ * prints the held-out figures for tau = 0, 0.1, ..., 1 with the one of highest macro F1.
+ *
+ * @throws CliError E_CLI_USAGE when the run was not trained with --holdout (its figures would be
+ *   test-set figures), E_CLI_MODEL / E_CLI_DATA as the other commands; CifarDataError
+ */
+export async function choosePriorCommand(argv: readonly string[], io: CommandIo): Promise<ChoosePriorResult | null> {
+  const program = new Command('choose-prior')
+    .description("Choose the fine-tune's logit-adjustment tau on the held-out split of a --holdout run")
+    .requiredOption('--run <dir>', 'run folder of a run trained with --holdout (report.json + model-finetune)')
+    .option('--data-dir <dir>', "CIFAR data directory (default: the run's)")
+    .option('--json', 'print the sweep as JSON')
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices([...BACKEND_NAMES]).default('wasm'))
+    .configureOutput({ writeOut: io.out });
+  if (!parseArgs(program, argv)) return null;
+  const o = program.opts<ChoosePriorOptions>();
+
+  await useBackend(o.backend);
+  const loaded = await loadModelDir(path.join(o.run, 'model-finetune'), (msg) => io.err(`warning: ${msg}\n`));
+  try {
+    const config = loaded.report?.config;
+    if (config?.holdout === undefined) {
+      throw new CliError('E_CLI_USAGE', `${o.run} was not trained with --holdout: choices are made on a held-out split, never on the test set`);
+    }
+    const dataDir = resolveDataDir(o.dataDir ?? config.dataDir);
+    const limit = config.trainLimit === undefined ? {} : { limit: config.trainLimit };
+    const { train, heldOut } = await loadHoldoutSplit(dataDir, 'finetune', config.finetune, config.holdout, limit);
+    if (heldOut.classNames.length !== loaded.numClasses) {
+      throw new CliError('E_CLI_DATA', `the model has ${loaded.numClasses} classes, the held-out set ${heldOut.classNames.length}`);
+    }
+    const repeats = heldOut.classNames.map((_, c) => (c >= 10 ? config.finetuneOversample : 1));
+    const logits = await predictLogits(loaded.model, normalizeImages(heldOut.images.subarray(0, heldOut.count * IMAGE_BYTES), heldOut.count), heldOut.count);
+    const rows = sweepLogitTau({
+      logits,
+      labels: heldOut.labels,
+      classNames: heldOut.classNames,
+      trainLabels: train.labels,
+      repeats,
+      applied: config.finetuneLogitAdjust ? logitAdjustment(train.labels, repeats, config.finetuneLogitTau ?? 0) : null,
+      taus: SWEEP_TAUS,
+    });
+    const chosen = chooseLogitTau(rows).tau;
+    const result: ChoosePriorResult = { heldOut: { fraction: config.holdout, images: heldOut.count }, rows, chosen };
+    if (o.json) io.out(`${JSON.stringify(result, null, 1)}\n`);
+    else io.out(formatSweep(result, heldOut.classNames.slice(10)));
+    return result;
+  } finally {
+    loaded.model.dispose();
+  }
+}
+
+/** The sweep as a table: one line per tau, the chosen one marked. */
+function formatSweep(result: ChoosePriorResult, added: string[]): string {
+  const f = (x: number): string => formatFixed(x, 4);
+  const head = ['tau', 'accuracy', 'loss', 'P macro', 'R macro', 'F1 macro', 'F1 weighted', ...added.map((a) => `R ${a}`)];
+  const lines = result.rows.map((r) => {
+    const rep = r.report;
+    const recalls = rep.perClass.slice(10).map((m) => f(m.recall));
+    const cells = [r.tau.toFixed(1), f(rep.accuracy), f(rep.loss ?? NaN), f(rep.precisionMacro), f(rep.recallMacro), f(rep.f1Macro), f(rep.f1Weighted), ...recalls];
+    return `${cells.join('  ')}${r.tau === result.chosen ? '  <- highest macro F1' : ''}`;
+  });
+  return `held-out split: the last ${Math.round(result.heldOut.fraction * 1000) / 10}% of each class of the training set (${result.heldOut.images} images)\n${head.join('  ')}\n${lines.join('\n')}\nchosen: --logit-tau ${result.chosen}\n`;
+}

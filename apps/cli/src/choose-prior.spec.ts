@@ -1,0 +1,87 @@
+import { mkdir, symlink } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadHoldoutSplit } from '@cifar-dist/data';
+import { defaultConfig, InProcessLink, runTraining, WorkerPool, type RunReport, type TrainConfig } from '@cifar-dist/training';
+import { useBackend } from './backend.js';
+import { choosePriorCommand, SWEEP_TAUS } from './choose-prior-command.js';
+import { captureIo, makeTempDir, removeDir, SHARED_DATA_DIR } from './spec-helpers.js';
+
+let dir: string;
+let trainOnly: string;
+
+function pool(n: number): WorkerPool {
+  const p = new WorkerPool();
+  for (let i = 0; i < n; i++) p.add(new InProcessLink(`w${i}`));
+  return p;
+}
+
+const config = (dataDir: string, holdout?: number): TrainConfig =>
+  defaultConfig({
+    dataDir,
+    ...(holdout === undefined ? {} : { holdout }),
+    epochs: 1,
+    finetuneEpochs: 1,
+    batchSize: 32,
+    trainLimit: 300,
+    evaluateTrain: false,
+    evalChunk: 64,
+    dropout: false,
+    balanceShards: false,
+  });
+
+beforeAll(async () => {
+  await useBackend('wasm');
+  dir = await makeTempDir();
+  // The real data folder without its test files: the recipe-selection path must never need them.
+  trainOnly = path.join(dir, 'data');
+  const c10 = path.join(trainOnly, 'cifar-10-batches-bin');
+  const c100 = path.join(trainOnly, 'cifar-100-binary');
+  await mkdir(c10, { recursive: true });
+  await mkdir(c100, { recursive: true });
+  for (const f of ['batches.meta.txt', 'data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin']) {
+    await symlink(path.join(SHARED_DATA_DIR, 'cifar-10-batches-bin', f), path.join(c10, f));
+  }
+  for (const f of ['coarse_label_names.txt', 'fine_label_names.txt', 'train.bin']) {
+    await symlink(path.join(SHARED_DATA_DIR, 'cifar-100-binary', f), path.join(c100, f));
+  }
+});
+
+afterAll(async () => removeDir(dir));
+
+describe('recipe selection never reads the test files', () => {
+  it('control: a normal run in that folder fails on the missing test file', async () => {
+    await expect(runTraining({ config: config(trainOnly), pool: pool(1), out: path.join(dir, 'normal') })).rejects.toThrow(/test_batch\.bin/);
+  });
+
+  let report: RunReport;
+  const run = (): string => path.join(dir, 'holdout');
+
+  it('a --holdout run trains and evaluates both phases on the held-out split', async () => {
+    report = await runTraining({ config: config(trainOnly, 0.2), pool: pool(2), out: run() });
+    const heldOut = await loadHoldoutSplit(trainOnly, 'finetune', {}, 0.2, { limit: 300 });
+    const finetune = report.phases[1];
+    expect(finetune?.test.samples).toBe(heldOut.heldOut.count);
+    expect(finetune?.samplesSeen).toBeGreaterThan(0);
+    expect(report.config.holdout).toBe(0.2);
+  });
+
+  it('choose-prior sweeps tau on the same held-out split; at the run\'s own tau it agrees with report.json', async () => {
+    const io = captureIo();
+    const result = await choosePriorCommand(['node', 'choose-prior', '--run', run(), '--json'], io);
+    expect(result?.rows.map((r) => r.tau)).toEqual(SWEEP_TAUS);
+    expect(SWEEP_TAUS).toContain(result?.chosen);
+    const test = report.phases[1]?.test;
+    const atRunTau = result?.rows[0]?.report;
+    expect(atRunTau?.confusionMatrix).toEqual(test?.confusionMatrix);
+    expect(atRunTau?.loss).toBeCloseTo(test?.loss as number, 4);
+    expect(JSON.parse(io.stdout()).chosen).toBe(result?.chosen);
+  });
+
+  it('choose-prior refuses a run evaluated on the test set', async () => {
+    const io = captureIo();
+    const normal = path.join(dir, 'normal-run');
+    await runTraining({ config: { ...config(SHARED_DATA_DIR), epochs: 0, finetuneEpochs: 0, testLimit: 64 }, pool: pool(1), out: normal });
+    await expect(choosePriorCommand(['node', 'choose-prior', '--run', normal], io)).rejects.toThrow(/was not trained with --holdout/);
+  });
+});
