@@ -161,6 +161,10 @@ describe('renderReportHtml of a fine-tune with the logit adjustment', () => {
         'adjustment applied (the added classes&#39; output bias lowered by ln 4), as the final figures above are; ' +
         'test before logit adjustment = the same test set with the output bias as trained.',
     );
+    report.config = { ...report.config, finetuneLogitTau: 0.7 };
+    expect(note(await renderReportHtml(report))).toContain(
+      'taken with the logit adjustment applied (tau 0.7: the output bias shifted from the oversampled prior to the natural prior to the power 0.3), as the final',
+    );
     const [loss, accuracy] = svgs(html).slice(3, 5);
     for (const chart of [loss!, accuracy!]) expect(svgTexts(chart)).toEqual(expect.arrayContaining(['train', 'test', 'test before logit adjustment']));
     // one point per epoch and split: 2 epochs × 3 splits

@@ -1,6 +1,6 @@
 import type { ClassificationReport } from '@cifar-dist/metrics';
 import { formatAdapter } from '@cifar-dist/model';
-import { REFERENCE, type PhaseReport, type RunReport } from '@cifar-dist/training';
+import { COMPARED_METRICS, REFERENCE, type ComparedMetric, type PhaseReport, type ReferenceSplit, type RunReport } from '@cifar-dist/training';
 import { renderPhaseCharts } from './charts.js';
 import { escapeHtml, fixed4, htmlTable, integer, keyValueTable, type Cell } from './html.js';
 
@@ -75,21 +75,23 @@ function headerHtml(report: RunReport): string {
   ]);
 }
 
-/** Ours vs the reference, test and train: accuracy, loss, macro precision/recall/F1. */
+/** Ours vs the reference, test and train: accuracy, loss, macro and weighted precision/recall/F1. */
 function referenceTable(phase: PhaseReport, ref: ReferencePhase | undefined): string {
   const t = phase.test;
   const tr: ClassificationReport | null = phase.train;
-  const refText = (x: number | undefined): string => (x === undefined ? '–' : String(x));
-  const rows: Array<[string, number | undefined, number | undefined, number | undefined, number | undefined]> = [
-    ['accuracy', t.accuracy, ref?.test.accuracy, tr?.accuracy, ref?.train.accuracy],
-    ['loss', t.loss, ref?.test.loss, tr?.loss, ref?.train.loss],
-    ['precision (macro)', t.precisionMacro, ref?.test.precision, tr?.precisionMacro, ref?.train.precision],
-    ['recall (macro)', t.recallMacro, ref?.test.recall, tr?.recallMacro, ref?.train.recall],
-    ['F1 (macro)', t.f1Macro, ref?.test.f1, tr?.f1Macro, ref?.train.f1],
-  ];
+  // Accuracy and loss as published; the rest from the reference's confusion matrices (4 decimals).
+  const refText = (m: ComparedMetric, s: ReferenceSplit | undefined): string =>
+    s === undefined ? '–' : m.label === 'accuracy' || m.label === 'loss' ? String(m.reference(s)) : fixed4(m.reference(s));
+  const rows = COMPARED_METRICS.map((m): [string, string, string, string, string] => [
+    m.label,
+    fixed4(m.ours(t)),
+    refText(m, ref?.test),
+    fixed4(tr === null ? undefined : m.ours(tr)),
+    refText(m, ref?.train),
+  ]);
   return htmlTable(
     ['metric', 'ours (test)', 'reference (test)', 'ours (train)', 'reference (train)'],
-    rows.map(([label, ot, rt, otr, rtr]) => [label, num(fixed4(ot)), num(refText(rt)), num(fixed4(otr)), num(refText(rtr))]),
+    rows.map(([label, ot, rt, otr, rtr]) => [label, num(ot), num(rt), num(otr), num(rtr)]),
     'reference',
   );
 }
@@ -122,13 +124,22 @@ function phaseSummary(phase: PhaseReport): string {
   return `<p>${escapeHtml(parts.join(' · '))}</p>`;
 }
 
+/** The fine-tune's logit adjustment in words: by how much, towards which class prior. */
+function adjustmentText(config: RunReport['config']): string {
+  const tau = config.finetuneLogitTau ?? 0;
+  const k = config.finetuneOversample;
+  return tau === 0
+    ? `the added classes' output bias lowered by ln ${k}`
+    : `tau ${tau}: the output bias shifted from the oversampled prior to the natural prior to the power ${Math.round((1 - tau) * 1000) / 1000}`;
+}
+
 /** What the learning curves' splits are; where a logit adjustment is involved, whether per-epoch test figures include it. */
 function curvesNote(phase: PhaseReport, config: RunReport['config']): string {
   const base = "train = mean over the epoch's training batches (augmented, dropout on); test = the test set after the epoch";
   const k = config.finetuneOversample;
   if (phase.history.some((h) => h.testAccuracyUnadjusted !== undefined)) {
     return (
-      `${base}, taken with the logit adjustment applied (the added classes' output bias lowered by ln ${k}), as the final figures above are; ` +
+      `${base}, taken with the logit adjustment applied (${adjustmentText(config)}), as the final figures above are; ` +
       'test before logit adjustment = the same test set with the output bias as trained.'
     );
   }

@@ -13,7 +13,7 @@ export * from './checkpoint.js';
 export { saveLayersModel, loadLayersModel, layersModelFiles } from './model-files.js';
 export { writeFileAtomic, writeDirAtomic, sha256 } from './atomic-files.js';
 export * from './report.js';
-export { REFERENCE } from './reference.js';
+export { REFERENCE, COMPARED_METRICS, type ComparedMetric, type ReferenceSplit } from './reference.js';
 export { runTraining, type RunOptions } from './run.js';
 export { SocketCoordinatorServer, type SocketServerOptions } from './transport/socket-server.js';
 export { runSocketWorker, type SocketWorkerOptions } from './transport/socket-worker.js';

@@ -2,7 +2,7 @@ import { formatClassificationReport, type ClassificationReport } from '@cifar-di
 import type { AdapterInfo } from '@cifar-dist/protocol';
 import type { TrainConfig } from './config.js';
 import type { EpochRecord, PhaseName } from './phase-runner.js';
-import { REFERENCE } from './reference.js';
+import { COMPARED_METRICS, REFERENCE } from './reference.js';
 
 /** One phase of report.json. */
 export interface PhaseReport {
@@ -48,16 +48,15 @@ export function formatRunReport(report: RunReport): string {
         `(${phase.trainableParams.toLocaleString('en-US')} trainable, first ${phase.frozenLayers} layers frozen), ` +
         `${phase.epochs} epochs, ${phase.steps} steps, ${phase.seconds.toFixed(0)} s`,
     );
-    lines.push('                 ours(test)  reference(test)  ours(train)  reference(train)');
-    const row = (label: string, ours: number | undefined, refTest: number, oursTrain: number | undefined, refTrain: number): string =>
-      `  ${label.padEnd(14)} ${pct(ours).padStart(10)} ${pct(refTest).padStart(16)} ${pct(oursTrain).padStart(12)} ${pct(refTrain).padStart(17)}`;
+    lines.push('                       ours(test)  reference(test)  ours(train)  reference(train)');
     const t = phase.test;
     const tr = phase.train ?? undefined;
-    lines.push(row('accuracy', t.accuracy, ref.test.accuracy, tr?.accuracy, ref.train.accuracy));
-    lines.push(row('loss', t.loss, ref.test.loss, tr?.loss, ref.train.loss));
-    lines.push(row('precision(mac)', t.precisionMacro, ref.test.precision, tr?.precisionMacro, ref.train.precision));
-    lines.push(row('recall(mac)', t.recallMacro, ref.test.recall, tr?.recallMacro, ref.train.recall));
-    lines.push(row('f1(mac)', t.f1Macro, ref.test.f1, tr?.f1Macro, ref.train.f1));
+    for (const m of COMPARED_METRICS) {
+      const oursTrain = tr === undefined ? undefined : m.ours(tr);
+      lines.push(
+        `  ${m.label.padEnd(20)} ${pct(m.ours(t)).padStart(10)} ${pct(m.reference(ref.test)).padStart(16)} ${pct(oursTrain).padStart(12)} ${pct(m.reference(ref.train)).padStart(17)}`,
+      );
+    }
     if (phase.frozenWeightsUnchanged !== undefined) {
       lines.push(`  frozen layers bit-identical to phase 1: ${phase.frozenWeightsUnchanged ? 'yes' : 'NO'}`);
     }
