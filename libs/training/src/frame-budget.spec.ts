@@ -72,7 +72,7 @@ describe('frame sizes follow from the options and the model', () => {
       cases.push([{ type: 'evaluate', modelId: I, requestId: I, weights: new Float32Array(L), weightsVersion: I, images: new Uint8Array(count * 3072), labels: new Uint8Array(count), count: I }, evaluateRequestBytes(count, L)]);
       cases.push([{ type: 'evaluation', requestId: I, predictions: new Uint8Array(count), losses: new Float32Array(count) }, evaluationReplyBytes(count)]);
     }
-    cases.push([{ type: 'set-model', modelId: I, numClasses: I, frozenLayers: I, dropout: true, weights: new Float32Array(L), weightsVersion: I }, setModelBytes(L)]);
+    cases.push([{ type: 'set-model', modelId: I, numClasses: I, frozenLayers: I, dropout: true, labelSmoothing: 0.1, weights: new Float32Array(L), weightsVersion: I }, setModelBytes(L)]);
     for (const [message, computed] of cases) {
       const clean = Object.fromEntries(Object.entries(message).filter(([, v]) => v !== undefined)) as unknown as Message;
       expect(computed, message.type).toBe(encodeMessage(clean).byteLength);

@@ -115,7 +115,7 @@ export function gradientReplyBytes(parts: number, trainable: number, gradDtype: 
 
 /** The set-model request: every weight of the model. */
 export function setModelBytes(total: number): number {
-  return frameBytes({ type: 'set-model', modelId: I, numClasses: I, frozenLayers: I, dropout: true, weights: blob('f32', total), weightsVersion: I });
+  return frameBytes({ type: 'set-model', modelId: I, numClasses: I, frozenLayers: I, dropout: true, labelSmoothing: 0.1, weights: blob('f32', total), weightsVersion: I });
 }
 
 /** An evaluation request of `count` images with the trainable weights. */
