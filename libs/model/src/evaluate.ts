@@ -3,6 +3,19 @@ import { checkBatch, forwardLogits, logitLayers, numClassesOf, sampleShape } fro
 import { ModelError } from './errors.js';
 import { sizeOfShape } from './param-count.js';
 
+/** What an inference pass in chunks needs, after checking the batch against the model. */
+function inferencePlan(model: tf.LayersModel, xs: Float32Array, labels: ArrayLike<number>, count: number, batchSize = 256) {
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new ModelError('E_MODEL_OPTIONS', `batchSize must be a positive integer, got ${batchSize}`);
+  }
+  const layers = logitLayers(model);
+  const shape = sampleShape(model);
+  const sampleSize = sizeOfShape(shape);
+  const numClasses = numClassesOf(model);
+  checkBatch(xs, labels, count, sampleSize, numClasses);
+  return { batchSize, layers, shape, sampleSize, numClasses };
+}
+
 /** Per-sample results of {@link evaluateBatch}. */
 export interface EvaluationResult {
   /** Argmax class id per sample. */
@@ -28,15 +41,7 @@ export async function evaluateBatch(
   count: number,
   opts: { batchSize?: number } = {},
 ): Promise<EvaluationResult> {
-  const batchSize = opts.batchSize ?? 256;
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new ModelError('E_MODEL_OPTIONS', `batchSize must be a positive integer, got ${batchSize}`);
-  }
-  const layers = logitLayers(model);
-  const shape = sampleShape(model);
-  const sampleSize = sizeOfShape(shape);
-  const numClasses = numClassesOf(model);
-  checkBatch(xs, labels, count, sampleSize, numClasses);
+  const { batchSize, layers, shape, sampleSize, numClasses } = inferencePlan(model, xs, labels, count, opts.batchSize);
 
   const predictions = new Uint8Array(count);
   const losses = new Float32Array(count);
@@ -73,15 +78,7 @@ export async function evaluateBatch(
  * @throws ModelError E_INPUT_SHAPE, E_MODEL_HEAD, E_MODEL_OPTIONS (batchSize < 1)
  */
 export async function predictLogits(model: tf.LayersModel, xs: Float32Array, count: number, opts: { batchSize?: number } = {}): Promise<Float32Array> {
-  const batchSize = opts.batchSize ?? 256;
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new ModelError('E_MODEL_OPTIONS', `batchSize must be a positive integer, got ${batchSize}`);
-  }
-  const layers = logitLayers(model);
-  const shape = sampleShape(model);
-  const sampleSize = sizeOfShape(shape);
-  const numClasses = numClassesOf(model);
-  checkBatch(xs, new Uint8Array(count), count, sampleSize, numClasses);
+  const { batchSize, layers, shape, sampleSize, numClasses } = inferencePlan(model, xs, new Uint8Array(count), count, opts.batchSize);
   const out = new Float32Array(count * numClasses);
   for (let start = 0; start < count; start += batchSize) {
     const n = Math.min(batchSize, count - start);
