@@ -66,13 +66,14 @@ describe('recipe selection never reads the test files', () => {
     expect(report.config.holdout).toBe(0.2);
   });
 
-  it('choose-prior sweeps tau on the same held-out split; at the run\'s own tau it agrees with report.json', async () => {
+  it('choose-prior sweeps tau on the same held-out split; at the run\'s own tau (the default 0.4) it agrees with report.json', async () => {
     const io = captureIo();
     const result = await choosePriorCommand(['node', 'choose-prior', '--run', run(), '--json'], io);
     expect(result?.rows.map((r) => r.tau)).toEqual(SWEEP_TAUS);
     expect(SWEEP_TAUS).toContain(result?.chosen);
     const test = report.phases[1]?.test;
-    const atRunTau = result?.rows[0]?.report;
+    expect(report.config.finetuneLogitTau).toBe(0.4);
+    const atRunTau = result?.rows.find((r) => r.tau === report.config.finetuneLogitTau)?.report;
     expect(atRunTau?.confusionMatrix).toEqual(test?.confusionMatrix);
     expect(atRunTau?.loss).toBeCloseTo(test?.loss as number, 4);
     expect(JSON.parse(io.stdout()).chosen).toBe(result?.chosen);

@@ -36,9 +36,10 @@ describe('fine-tune per-epoch test figures with the logit adjustment', () => {
         evaluateTrain: false,
         evalChunk: 50,
         balanceShards: false,
-        // the defaults: --finetune-oversample 4 with the logit adjustment
+        // --finetune-oversample 4 with the logit adjustment back to the natural prior (tau 0)
         finetuneOversample: 4,
         finetuneLogitAdjust: true,
+        finetuneLogitTau: 0,
       }),
       pool,
       out,
