@@ -44,6 +44,10 @@ export async function evaluateCommand(argv: readonly string[], io: CommandIo): P
   const loaded = await loadModelDir(o.model, (msg) => io.err(`warning: ${msg}\n`));
   try {
     const finetune = loaded.report?.config?.finetune ?? {};
+    const holdout = loaded.report?.config?.holdout;
+    if (holdout !== undefined) {
+      io.err(`warning: this model's run was trained with --holdout ${holdout}: its report.json figures are on the held-out split; these are on the test set\n`);
+    }
     const { set, description } = await loadTestSet(resolveDataDir(o.dataDir), loaded.numClasses, finetune, o.testLimit);
     const report = await evaluateModel(loaded.model, set, loaded.report?.config?.evalChunk ?? DEFAULT_EVAL_CHUNK);
     if (o.json) {

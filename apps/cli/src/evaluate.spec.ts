@@ -95,6 +95,17 @@ describe('evaluate', () => {
     expect(await evaluateModel(model10, set, 7)).toEqual(reference);
   });
 
+  it('warns that a --holdout run\'s report.json figures are held-out ones, not these test figures', async () => {
+    const held = path.join(dir, 'run-h', 'model-cifar10');
+    (await saveTinyModel(held, 10, 13)).dispose();
+    await writeFile(path.join(dir, 'run-h', 'report.json'), JSON.stringify({ config: { holdout: 0.2 }, phases: [] }));
+    const io = captureIo();
+    await evaluateCommand(argv('--model', held, '--data-dir', SHARED_DATA_DIR, '--test-limit', '20'), io);
+    expect(io.stderr()).toBe(
+      "warning: this model's run was trained with --holdout 0.2: its report.json figures are on the held-out split; these are on the test set\n",
+    );
+  });
+
   it('fails with a data error (exit 3) when the data folder holds no CIFAR-10', async () => {
     const err = await evaluateCommand(argv('--model', dir10, '--data-dir', path.join(dir, 'empty')), captureIo()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);

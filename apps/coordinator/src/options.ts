@@ -154,7 +154,7 @@ export function addTrainOptions(cmd: Command): Command {
       return n;
     })
     .option('--holdout <fraction>', 'choose a recipe: hold out this share of each class of the training set and evaluate on it; the test sets are not read', openUnitInterval('--holdout'))
-    .option('--no-logit-adjust', 'keep the output bias as trained (default: lower the oversampled classes\' bias by ln k after the fine-tune)')
+    .option('--no-logit-adjust', 'keep the output bias as trained (default: after the fine-tune, shift it from the oversampled prior to the one --logit-tau names)')
     .option('--augment', 'random crop (4 px padding) and horizontal flip of training images', true)
     .option('--no-augment', 'train on the images as they are')
     .option('--no-dropout', 'set every dropout rate to 0 (layers kept)')

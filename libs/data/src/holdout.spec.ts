@@ -26,6 +26,12 @@ describe('splitHoldout', () => {
     expect(train.classNames).toEqual(['a', 'b', 'c']);
   });
 
+  it('holds out exactly 7 of 100 at 0.07 (no floating-point ceil), and refuses to leave a class empty', () => {
+    const { heldOut } = splitHoldout(set(new Array<number>(100).fill(0)), 0.07);
+    expect(heldOut.count).toBe(7);
+    expect(() => splitHoldout(set([0, 0, 0, 1]), 0.2)).toThrow(/holding out 0.2 of class b \(1 images\) leaves none to train on/);
+  });
+
   it('refuses a fraction outside (0, 1)', () => {
     for (const f of [0, 1, -0.1, Number.NaN]) expect(() => splitHoldout(set([0, 1]), f)).toThrow(/held-out fraction must be in \(0, 1\)/);
   });

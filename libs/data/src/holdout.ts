@@ -14,7 +14,8 @@ import type { FinetuneSpec, ImageSet, LoadOptions } from './types';
  * @param set images NHWC uint8 [count, 32, 32, 3] with labels indexing `set.classNames`
  * @param fraction share of each class held out, in (0, 1)
  * @returns two new sets (copies) with the same classNames, records in their original order
- * @throws CifarDataError E_DATA_ARGUMENT when fraction is not in (0, 1)
+ * @throws CifarDataError E_DATA_ARGUMENT when fraction is not in (0, 1), or a class would keep no
+ *   training image
  */
 export function splitHoldout(set: ImageSet, fraction: number): { train: ImageSet; heldOut: ImageSet } {
   if (!(fraction > 0 && fraction < 1)) {
@@ -23,7 +24,13 @@ export function splitHoldout(set: ImageSet, fraction: number): { train: ImageSet
   const classes = set.classNames.length;
   const total = new Array<number>(classes).fill(0);
   for (let i = 0; i < set.count; i++) total[set.labels[i] as number] += 1;
-  const keep = total.map((n) => n - Math.ceil(n * fraction));
+  // ceil with a hair of slack: 0.07 x 100 is 7.000000000000001 in floating point, and holds out 7.
+  const keep = total.map((n) => n - Math.ceil(n * fraction - 1e-9));
+  keep.forEach((k, c) => {
+    if (k < 1 && (total[c] as number) > 0) {
+      throw new CifarDataError('E_DATA_ARGUMENT', `holding out ${fraction} of class ${set.classNames[c]} (${total[c]} images) leaves none to train on`);
+    }
+  });
   const seen = new Array<number>(classes).fill(0);
   const isTrain = new Uint8Array(set.count);
   let trainCount = 0;

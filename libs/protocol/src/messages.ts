@@ -5,7 +5,7 @@
  */
 
 /** Bumped whenever a message's meaning or fields change; the handshake refuses a mismatch. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** socket.io `auth` payload of a worker's handshake. */
 export interface HandshakeAuth {

@@ -21,15 +21,16 @@ export interface TrainConfig {
    */
   finetuneOversample: number;
   /**
-   * After the fine-tune, lower the added classes' output bias by ln(finetuneOversample) so the
-   * model predicts under the test set's natural class prior (post-hoc logit adjustment).
+   * After the fine-tune, shift the output bias from the oversampled training prior to the class
+   * prior chosen by finetuneLogitTau (post-hoc logit adjustment, see logitAdjustment).
    */
   finetuneLogitAdjust: boolean;
   /**
    * The class prior the adjusted fine-tuned model predicts under: the natural prior of the
    * training set to the power (1 - tau), i.e. 0 = the natural prior (most accurate), 1 = uniform
    * (best balanced recall). Class c's output bias is lowered by ln(repeats_c) + tau * ln(n_c / n_max)
-   * (n_c its training images, repeats_c its oversampling). Absent (older checkpoints): 0.
+   * (n_c its training images, repeats_c its oversampling). Absent (checkpoints
+   * from before it existed): 0.
    */
   finetuneLogitTau?: number;
   /**

@@ -259,9 +259,10 @@ export class PhaseRunner implements ModelSource {
 
   /**
    * Post-hoc logit adjustment (Menon et al. 2021, "Long-tail learning via logit adjustment"):
-   * subtracts `adjust[c]` from the output layer's bias of class c, so a model trained with some
-   * classes oversampled k-fold predicts under the natural class prior again (adjust = ln k for
-   * them, 0 for the others). Workers get the new weights with their next request.
+   * subtracts `adjust[c]` from the output layer's bias of class c (see logitAdjustment: with tau 0
+   * a model trained with some classes oversampled k-fold predicts under the natural class prior
+   * again, adjust = ln k for them and 0 for the others). Workers get the new weights with their
+   * next request.
    * @throws TrainingError E_TRAIN_CONFIG unless the last trainable weight is a bias of numClasses values
    */
   adjustOutputBias(adjust: readonly number[]): void {

@@ -8,7 +8,8 @@ describe('REFERENCE', () => {
       for (const split of ['test', 'train'] as const) {
         const s = REFERENCE[phase][split];
         expect(s.report.samples).toBe(expected[phase][split]);
-        expect(Math.abs(s.report.accuracy - s.accuracy)).toBeLessThan(1e-5);
+        // to the published digits (the CIFAR-10 training matrix gives 35,419 / 50,000 = 0.70838, printed 0.70837)
+        expect(Math.abs(s.report.accuracy - s.accuracy)).toBeLessThanOrEqual(1.5e-5);
         // every class has its full support: 1000/100 per class in the test set, 5000/500 in the training set
         const per = split === 'test' ? [1000, 100] : [5000, 500];
         s.report.perClass.forEach((c, i) => expect(c.support).toBe(i < 10 ? per[0] : per[1]));

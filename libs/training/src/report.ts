@@ -60,7 +60,7 @@ export function formatRunReport(report: RunReport): string {
     if (phase.frozenWeightsUnchanged !== undefined) {
       lines.push(`  frozen layers bit-identical to phase 1: ${phase.frozenWeightsUnchanged ? 'yes' : 'NO'}`);
     }
-    lines.push('', 'test set:', formatClassificationReport(t), '');
+    lines.push('', report.config.holdout === undefined ? 'test set:' : `held-out set (--holdout ${report.config.holdout}; the reference's columns are its test set):`, formatClassificationReport(t), '');
   }
   return lines.join('\n');
 }

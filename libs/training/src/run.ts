@@ -48,8 +48,16 @@ export interface RunOptions {
 }
 
 /**
- * The config a resumed run continues with: the checkpoint's, except the settings given explicitly.
- * Logs every setting that differs from the checkpoint's.
+ * Settings whose default changed when they were introduced: a checkpoint written before them
+ * resumes with what its run did (tau 0: the adjustment then always restored the natural prior).
+ */
+const LEGACY_DEFAULTS: Partial<TrainConfig> = { finetuneLogitTau: 0 };
+
+/**
+ * The config a resumed run continues with: the checkpoint's, except the settings given explicitly;
+ * a setting the checkpoint does not hold (one added since it was written) takes what its run did
+ * (LEGACY_DEFAULTS) or else today's default. Logs every setting that differs, and why.
+ * @throws TrainingError E_TRAIN_CONFIG when an explicit --holdout differs from the checkpoint's
  */
 export function resumedConfig(
   saved: TrainConfig,
@@ -57,11 +65,20 @@ export function resumedConfig(
   explicit: ReadonlySet<keyof TrainConfig>,
   log: (msg: string) => void,
 ): TrainConfig {
-  const merged: TrainConfig = { ...given, ...saved };
+  if (explicit.has('holdout') && saved.holdout !== given.holdout) {
+    // Training on one split and scoring on another would score images the model trained on.
+    throw new TrainingError(
+      'E_TRAIN_CONFIG',
+      `--holdout ${given.holdout ?? '(none)'} differs from the checkpoint's (${saved.holdout ?? 'none'}): a run keeps the data split it started with`,
+    );
+  }
+  const merged: TrainConfig = { ...given, ...LEGACY_DEFAULTS, ...saved };
   for (const key of explicit) (merged as unknown as Record<string, unknown>)[key] = given[key];
   for (const key of Object.keys(merged) as Array<keyof TrainConfig>) {
     const [was, now] = [JSON.stringify(saved[key]), JSON.stringify(merged[key])];
-    if (was !== now) log(`resume: ${key} ${was ?? 'unset'} -> ${now ?? 'unset'} (given explicitly)`);
+    if (was === now) continue;
+    const why = explicit.has(key) ? 'given explicitly' : key in LEGACY_DEFAULTS ? 'not in the checkpoint: what its run did' : "not in the checkpoint: today's default";
+    log(`resume: ${key} ${was ?? 'unset'} -> ${now ?? 'unset'} (${why})`);
   }
   return merged;
 }
@@ -176,8 +193,9 @@ async function trainInFolder(opts: RunOptions): Promise<RunReport> {
     // The fine-tune's added classes are seen k times as often as their share of the data: its final
     // figures are taken after undoing that prior shift, and so is each epoch's test figure.
     const repeats = name === 'finetune' ? data.train.classNames.map((_, c) => (c >= 10 ? config.finetuneOversample : 1)) : [];
-    const adjust =
-      name === 'finetune' && config.finetuneLogitAdjust ? logitAdjustment(data.train.labels, repeats, config.finetuneLogitTau ?? 0) : undefined;
+    const shift = name === 'finetune' && config.finetuneLogitAdjust ? logitAdjustment(data.train.labels, repeats, config.finetuneLogitTau ?? 0) : [];
+    // No oversampling and tau 0: nothing to adjust.
+    const adjust = shift.some((a) => a !== 0) ? shift : undefined;
     const runner = new PhaseRunner({
       name,
       model,
