@@ -155,6 +155,8 @@ describe('renderReportHtml of a fine-tune with the logit adjustment', () => {
     const report = fixtureReport();
     const finetune = report.phases[1]!;
     finetune.history = finetune.history.map((h, i) => ({ ...h, testLossUnadjusted: 0.95 + i / 100, testAccuracyUnadjusted: 0.66 + i / 100 }));
+    // tau 0: the adjustment restores the natural prior (ln k)
+    report.config = { ...report.config, finetuneLogitTau: 0 };
     const html = await renderReportHtml(report);
     expect(note(html)).toBe(
       'train = mean over the epoch&#39;s training batches (augmented, dropout on); test = the test set after the epoch, taken with the logit ' +
