@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { IMAGE_BYTES, loadHoldoutSplit, normalizeImages, resolveDataDir } from '@cifar-dist/data';
 import { formatFixed } from '@cifar-dist/metrics';
 import { BACKEND_NAMES, predictLogits, type BackendName } from '@cifar-dist/model';
-import { chooseLogitTau, logitAdjustment, sweepLogitTau, type PriorSweepRow } from '@cifar-dist/training';
+import { chooseLogitTau, finetunePrior, sweepLogitTau, type PriorSweepRow } from '@cifar-dist/training';
 import { useBackend } from './backend.js';
 import type { CommandIo } from './command-io.js';
 import { CliError } from './errors.js';
@@ -64,7 +64,7 @@ export async function choosePriorCommand(argv: readonly string[], io: CommandIo)
     if (heldOut.classNames.length !== loaded.numClasses) {
       throw new CliError('E_CLI_DATA', `the model has ${loaded.numClasses} classes, the held-out set ${heldOut.classNames.length}`);
     }
-    const repeats = heldOut.classNames.map((_, c) => (c >= 10 ? config.finetuneOversample : 1));
+    const { repeats, adjust } = finetunePrior(config, train.labels, loaded.numClasses);
     const logits = await predictLogits(loaded.model, normalizeImages(heldOut.images.subarray(0, heldOut.count * IMAGE_BYTES), heldOut.count), heldOut.count);
     const rows = sweepLogitTau({
       logits,
@@ -72,7 +72,7 @@ export async function choosePriorCommand(argv: readonly string[], io: CommandIo)
       classNames: heldOut.classNames,
       trainLabels: train.labels,
       repeats,
-      applied: config.finetuneLogitAdjust ? logitAdjustment(train.labels, repeats, config.finetuneLogitTau ?? 0) : null,
+      applied: adjust,
       taus: SWEEP_TAUS,
     });
     const chosen = chooseLogitTau(rows).tau;

@@ -31,17 +31,7 @@ export function splitHoldout(set: ImageSet, fraction: number): { train: ImageSet
       throw new CifarDataError('E_DATA_ARGUMENT', `holding out ${fraction} of class ${set.classNames[c]} (${total[c]} images) leaves none to train on`);
     }
   });
-  const seen = new Array<number>(classes).fill(0);
-  const isTrain = new Uint8Array(set.count);
-  let trainCount = 0;
-  for (let i = 0; i < set.count; i++) {
-    const c = set.labels[i] as number;
-    if ((seen[c] as number) < (keep[c] as number)) {
-      isTrain[i] = 1;
-      trainCount += 1;
-    }
-    seen[c] += 1;
-  }
+  const trainCount = keep.reduce((a, b) => a + b, 0);
   const make = (count: number): ImageSet => ({
     images: new Uint8Array(count * IMAGE_BYTES),
     labels: new Uint8Array(count),
@@ -50,12 +40,16 @@ export function splitHoldout(set: ImageSet, fraction: number): { train: ImageSet
   });
   const train = make(trainCount);
   const heldOut = make(set.count - trainCount);
+  // The first keep[c] images of class c train, the rest are held out.
+  const seen = new Array<number>(classes).fill(0);
   const next = [0, 0];
   for (let i = 0; i < set.count; i++) {
-    const part = isTrain[i] ? 0 : 1;
+    const c = set.labels[i] as number;
+    const part = (seen[c] as number) < (keep[c] as number) ? 0 : 1;
+    seen[c] += 1;
     const dst = part === 0 ? train : heldOut;
     const j = next[part] as number;
-    dst.labels[j] = set.labels[i] as number;
+    dst.labels[j] = c;
     dst.images.set(set.images.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), j * IMAGE_BYTES);
     next[part] = j + 1;
   }

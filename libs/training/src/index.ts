@@ -24,5 +24,5 @@ export { NodeRuntime, NODE_TIMEOUT_SHARE, nodeRequestTimeout, type NodeRuntimeOp
 export * from './run-folder.js';
 export * from './frame-budget.js';
 export * from './duration.js';
-export { logitAdjustment } from './logit-adjust.js';
+export { finetunePrior, logitAdjustment } from './logit-adjust.js';
 export { sweepLogitTau, chooseLogitTau, type PriorSweepInput, type PriorSweepRow } from './prior-sweep.js';

@@ -1,3 +1,5 @@
+import type { TrainConfig } from './config.js';
+
 /**
  * Post-hoc logit adjustment (Menon et al. 2021, "Long-tail learning via logit adjustment", eq. 5
  * with a target prior): a model trained on a set where class c has n_c images, each seen
@@ -25,4 +27,20 @@ export function logitAdjustment(labels: Uint8Array, repeats: readonly number[], 
     if (n === 0) throw new RangeError(`class ${c} has no training image: its prior is undefined`);
     return Math.log(repeats[c] ?? 1) + tau * Math.log(n / max);
   });
+}
+
+/**
+ * The fine-tune's class repeats (the added classes, past CIFAR-10's ten, `finetuneOversample`
+ * times; the others once) and the logit adjustment its run applies at the end, or null when it
+ * applies none (adjustment off, or nothing to shift: no oversampling and tau 0).
+ * @param trainLabels the fine-tune's training labels, classes 0..numClasses-1
+ */
+export function finetunePrior(
+  config: Pick<TrainConfig, 'finetuneOversample' | 'finetuneLogitAdjust' | 'finetuneLogitTau'>,
+  trainLabels: Uint8Array,
+  numClasses: number,
+): { repeats: number[]; adjust: number[] | null } {
+  const repeats = Array.from({ length: numClasses }, (_, c) => (c >= 10 ? config.finetuneOversample : 1));
+  const shift = config.finetuneLogitAdjust ? logitAdjustment(trainLabels, repeats, config.finetuneLogitTau ?? 0) : [];
+  return { repeats, adjust: shift.some((a) => a !== 0) ? shift : null };
 }

@@ -128,13 +128,6 @@ export interface PhaseRunnerOptions {
    * without it (EpochRecord testLossUnadjusted/testAccuracyUnadjusted).
    */
   evalAdjust?: readonly number[];
-  /**
-   * Cutout square side (pixels) applied to the images of the oversampled classes (classRepeats > 1)
-   * after the usual crop and flip; absent or 0: none.
-   */
-  rareCutout?: number;
-  /** Label smoothing of the training loss in [0, 1) (SetModelMessage.labelSmoothing); absent: 0. */
-  labelSmoothing?: number;
   /** Continue from a checkpoint: progress, plus the optimizer state (weights are already in `model`). */
   resume?: { progress: PhaseProgress; optimizer: OptimizerState };
 }
@@ -384,6 +377,12 @@ export class PhaseRunner implements ModelSource {
     }
   }
 
+  /** This phase's label smoothing of the training loss (TrainConfig.labelSmoothing / finetuneLabelSmoothing). */
+  private get labelSmoothing(): number {
+    const { config, name } = this.opts;
+    return (name === 'cifar10' ? config.labelSmoothing : config.finetuneLabelSmoothing) ?? 0;
+  }
+
   /** The set-model request for a worker that holds nothing yet: every weight, at the current version. */
   setModelMessage(): SetModelMessage {
     this.syncModel();
@@ -393,7 +392,7 @@ export class PhaseRunner implements ModelSource {
       numClasses: this.opts.numClasses,
       frozenLayers: this.opts.frozenLayers,
       dropout: this.opts.config.dropout,
-      ...(this.opts.labelSmoothing ? { labelSmoothing: this.opts.labelSmoothing } : {}),
+      ...(this.labelSmoothing > 0 ? { labelSmoothing: this.labelSmoothing } : {}),
       weights: getWeightsFlat(this.opts.model, 'all'),
       weightsVersion: this.weightsVersion,
     };
@@ -407,7 +406,8 @@ export class PhaseRunner implements ModelSource {
     const images = config.augment
       ? augmentBatch(batch.images, batch.count, createRng(mixSeed(config.seed, PHASE_INDEX[this.opts.name], epoch, step)))
       : batch.images;
-    const cutout = this.opts.rareCutout ?? 0;
+    // Cutout (the fine-tune's --finetune-cutout) goes with the other augmentation.
+    const cutout = config.augment && this.opts.name === 'finetune' ? (config.finetuneCutout ?? 0) : 0;
     if (cutout > 0) {
       // Stronger augmentation for the oversampled (rare) classes only: a Cutout square filled
       // with the mean colour, from its own random stream.

@@ -15,7 +15,7 @@ import { checkpointName, findLatestCheckpoint, saveCheckpoint, type Checkpoint }
 import type { TrainConfig } from './config.js';
 import { TrainingError } from './errors.js';
 import { checkFrameBudget, MAX_MESSAGE_BYTES } from './frame-budget.js';
-import { logitAdjustment } from './logit-adjust.js';
+import { finetunePrior } from './logit-adjust.js';
 import { saveLayersModel } from './model-files.js';
 import { PhaseRunner, type PhaseHooks, type PhaseName, type PhaseProgress } from './phase-runner.js';
 import type { PhaseReport, RunReport } from './report.js';
@@ -192,10 +192,7 @@ async function trainInFolder(opts: RunOptions): Promise<RunReport> {
     const phaseIndex = name === 'cifar10' ? 1 : 2;
     // The fine-tune's added classes are seen k times as often as their share of the data: its final
     // figures are taken after undoing that prior shift, and so is each epoch's test figure.
-    const repeats = name === 'finetune' ? data.train.classNames.map((_, c) => (c >= 10 ? config.finetuneOversample : 1)) : [];
-    const shift = name === 'finetune' && config.finetuneLogitAdjust ? logitAdjustment(data.train.labels, repeats, config.finetuneLogitTau ?? 0) : [];
-    // No oversampling and tau 0: nothing to adjust.
-    const adjust = shift.some((a) => a !== 0) ? shift : undefined;
+    const { repeats, adjust } = name === 'finetune' ? finetunePrior(config, data.train.labels, numClasses) : { repeats: [], adjust: null };
     const runner = new PhaseRunner({
       name,
       model,
@@ -211,8 +208,6 @@ async function trainInFolder(opts: RunOptions): Promise<RunReport> {
       pool,
       // The fine-tune's classes past CIFAR-10's ten are the added ones, with a tenth of the images.
       classRepeats: repeats,
-      ...(name === 'finetune' && config.augment && (config.finetuneCutout ?? 0) > 0 ? { rareCutout: config.finetuneCutout } : {}),
-      labelSmoothing: (name === 'cifar10' ? config.labelSmoothing : config.finetuneLabelSmoothing) ?? 0,
       ...(adjust ? { evalAdjust: adjust } : {}),
       hooks: {
         ...opts.hooks,
