@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadHoldoutSplit } from '@cifar-dist/data';
 import { defaultConfig, InProcessLink, runTraining, WorkerPool, type RunReport, type TrainConfig } from '@cifar-dist/training';
 import { useBackend } from './backend.js';
-import { choosePriorCommand, SWEEP_TAUS } from './choose-prior-command.js';
+import { ADDED_RECALL_FLOOR, choosePriorCommand, SWEEP_TAUS } from './choose-prior-command.js';
 import { captureIo, makeTempDir, removeDir, SHARED_DATA_DIR } from './spec-helpers.js';
 
 let dir: string;
@@ -28,6 +28,8 @@ const config = (dataDir: string, holdout?: number): TrainConfig =>
     evalChunk: 64,
     dropout: false,
     balanceShards: false,
+    // No class bias: the sweep's rows (tau alone) then reproduce the run's own figures exactly.
+    finetuneClassBias: {},
   });
 
 beforeAll(async () => {
@@ -66,17 +68,27 @@ describe('recipe selection never reads the test files', () => {
     expect(report.config.holdout).toBe(0.2);
   });
 
-  it('choose-prior sweeps tau on the same held-out split; at the run\'s own tau (the default 0.4) it agrees with report.json', async () => {
+  it('choose-prior sweeps tau on the same held-out split; at the run\'s own tau (the default 0.2) it agrees with report.json', async () => {
     const io = captureIo();
     const result = await choosePriorCommand(['node', 'choose-prior', '--run', run(), '--json'], io);
     expect(result?.rows.map((r) => r.tau)).toEqual(SWEEP_TAUS);
     expect(SWEEP_TAUS).toContain(result?.chosen);
     const test = report.phases[1]?.test;
-    expect(report.config.finetuneLogitTau).toBe(0.4);
+    expect(report.config.finetuneLogitTau).toBe(0.2);
     const atRunTau = result?.rows.find((r) => r.tau === report.config.finetuneLogitTau)?.report;
     expect(atRunTau?.confusionMatrix).toEqual(test?.confusionMatrix);
     expect(atRunTau?.loss).toBeCloseTo(test?.loss as number, 4);
     expect(JSON.parse(io.stdout()).chosen).toBe(result?.chosen);
+    // The class bias at each tau: on the 0.05-nat grid, each added class either at the floor or at the 3-nat ceiling.
+    expect(result?.withFloor.map((c) => c.tau)).toEqual(SWEEP_TAUS);
+    for (const choice of result?.withFloor ?? []) {
+      expect(choice.bias.slice(0, 10)).toEqual(new Array(10).fill(0));
+      for (const [c, b] of choice.bias.entries()) {
+        expect(Math.abs(b / 0.05 - Math.round(b / 0.05))).toBeLessThan(1e-9);
+        if (c >= 10) expect((choice.report.perClass[c]?.recall ?? 0) >= ADDED_RECALL_FLOOR || b === 3).toBe(true);
+      }
+      expect(choice.reached).toBe(choice.report.perClass.slice(10).every((m) => m.recall >= ADDED_RECALL_FLOOR));
+    }
   });
 
   it('choose-prior refuses a run evaluated on the test set', async () => {

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addTrainOptions, checkStart, configFromOptions, runFolder, type CoordinatorOptions } from './options.js';
 import { finishedRun, tree } from './run-folder-fixtures.js';
+import { DEFAULT_CLASS_BIAS } from '@cifar-dist/training';
 
 function parse(args: string[]): CoordinatorOptions {
   const cmd = addTrainOptions(new Command('t').exitOverride());
@@ -85,6 +86,19 @@ describe('explicitConfigKeys', () => {
     expect(configFromOptions(parse([]), {}).finetuneCutout).toBe(0);
     expect(() => parse(['--finetune-cutout', '33'])).toThrow('--finetune-cutout must be 0 to 32 pixels (the images are 32 x 32)');
     expect(() => parse(['--finetune-label-smoothing', '1'])).toThrow('--finetune-label-smoothing must be a number from 0 up to (not including) 1');
+  });
+
+  it('--class-bias parses name=nats lists or none; the default bias goes with the default classes only', () => {
+    expect(configFromOptions(parse(['--class-bias', 'snail=0.9, worm=-0.25']), {}).finetuneClassBias).toEqual({ snail: 0.9, worm: -0.25 });
+    expect(configFromOptions(parse(['--class-bias', 'none']), {}).finetuneClassBias).toEqual({});
+    expect(configFromOptions(parse([]), {}).finetuneClassBias).toEqual(DEFAULT_CLASS_BIAS);
+    expect(configFromOptions(parse(['--finetune-classes', 'crab', 'worm']), {}).finetuneClassBias).toEqual({});
+    expect(configFromOptions(parse(['--superclass', '13', '--class-bias', 'crab=1']), {}).finetuneClassBias).toEqual({ crab: 1 });
+    expect(() => parse(['--class-bias', 'snail'])).toThrow("--class-bias: 'snail' is not name=nats (e.g. snail=0.9); give a comma-separated list, or none");
+    expect(() => parse(['--class-bias', 'snail=x'])).toThrow("--class-bias: 'snail=x' is not name=nats");
+    expect(() => parse(['--class-bias', 'snail=Infinity'])).toThrow("--class-bias: 'snail=Infinity' is not name=nats");
+    expect(() => parse(['--class-bias', 'snail=1,snail=2'])).toThrow('--class-bias gives snail twice');
+    expect(() => parse(['--class-bias', ''])).toThrow("--class-bias: '' is not name=nats");
   });
 
   it('--resume [dir|auto] picks the run folder and the mode', async () => {

@@ -6,6 +6,7 @@ import {
   checkRunFolder,
   defaultConfig,
   durationHelp,
+  formatClassBias,
   formatDuration,
   moveRunFolderAside,
   parseDuration,
@@ -33,6 +34,7 @@ export interface CoordinatorOptions {
   finetuneOversample: number;
   logitAdjust: boolean;
   logitTau?: number;
+  classBias?: Record<string, number>;
   holdout?: number;
   finetuneCutout?: number;
   labelSmoothing?: number;
@@ -97,6 +99,24 @@ const openUnitInterval = (name: string) => (value: string): number => {
   if (!(n > 0 && n < 1)) throw new InvalidArgumentError(`${name} must be a number between 0 and 1 (exclusive)`);
   return n;
 };
+/**
+ * `--class-bias`: `name=nats,name=nats` (e.g. `snail=0.9,worm=0.5`), or `none`. Each name once,
+ * each value a finite number; whether the names are added classes is checked when the run starts.
+ */
+export function parseClassBias(value: string): Record<string, number> {
+  const text = value.trim();
+  if (text === 'none') return {};
+  const out: Record<string, number> = {};
+  for (const item of text.split(',')) {
+    const m = /^\s*([^=\s]+)\s*=\s*(\S+)\s*$/.exec(item);
+    const n = m ? Number(m[2]) : NaN;
+    if (!m || !Number.isFinite(n)) throw new InvalidArgumentError(`--class-bias: '${item}' is not name=nats (e.g. snail=0.9); give a comma-separated list, or none`);
+    const name = m[1] as string;
+    if (Object.hasOwn(out, name)) throw new InvalidArgumentError(`--class-bias gives ${name} twice`);
+    out[name] = n;
+  }
+  return out;
+}
 /** A TCP port: 0 (any free port) to 65535. */
 const portNumber = (name: string) => (value: string): number => {
   const n = Number(value);
@@ -146,6 +166,7 @@ export function addTrainOptions(cmd: Command): Command {
     }, d.frozenLayers)
     .option('--finetune-oversample <k>', 'times each image of the added classes is seen per fine-tune epoch', positiveInt('--finetune-oversample'), d.finetuneOversample)
     .option('--logit-tau <tau>', `class prior the fine-tuned model predicts under, natural^(1-tau): 0 = natural prior (accuracy), 1 = uniform (balanced recall) (default ${d.finetuneLogitTau})`, unitInterval('--logit-tau'))
+    .option('--class-bias <list>', `nats added to an added class's logit after the fine-tune, name=nats,... or none: a per-class decision threshold, chosen by choose-prior (default ${formatClassBias(d.finetuneClassBias)})`, parseClassBias)
     .option('--label-smoothing <e>', `label smoothing of the CIFAR-10 phase's loss, 0 to 0.99 (default ${d.labelSmoothing})`, smoothing('--label-smoothing'))
     .option('--finetune-label-smoothing <e>', `label smoothing of the fine-tune's loss, 0 to 0.99 (default ${d.finetuneLabelSmoothing})`, smoothing('--finetune-label-smoothing'))
     .option('--finetune-cutout <px>', `Cutout square side on the added classes' training images in the fine-tune, 0 = none (default ${d.finetuneCutout})`, (v: string) => {
@@ -259,6 +280,8 @@ export function configFromOptions(o: CoordinatorOptions, env: NodeJS.ProcessEnv 
     finetuneOversample: o.finetuneOversample,
     finetuneLogitAdjust: o.logitAdjust,
     finetuneLogitTau: o.logitTau ?? d.finetuneLogitTau,
+    // Absent: defaultConfig's, which is for the default added classes only.
+    ...(o.classBias !== undefined ? { finetuneClassBias: o.classBias } : {}),
     labelSmoothing: o.labelSmoothing ?? d.labelSmoothing,
     finetuneLabelSmoothing: o.finetuneLabelSmoothing ?? d.finetuneLabelSmoothing,
     finetuneCutout: o.finetuneCutout ?? d.finetuneCutout,
@@ -304,6 +327,7 @@ const CONFIG_KEY_OF_OPTION: Record<string, keyof TrainConfig> = {
   finetuneOversample: 'finetuneOversample',
   logitAdjust: 'finetuneLogitAdjust',
   logitTau: 'finetuneLogitTau',
+  classBias: 'finetuneClassBias',
   holdout: 'holdout',
   finetuneCutout: 'finetuneCutout',
   labelSmoothing: 'labelSmoothing',

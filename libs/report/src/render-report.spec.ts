@@ -155,8 +155,8 @@ describe('renderReportHtml of a fine-tune with the logit adjustment', () => {
     const report = fixtureReport();
     const finetune = report.phases[1]!;
     finetune.history = finetune.history.map((h, i) => ({ ...h, testLossUnadjusted: 0.95 + i / 100, testAccuracyUnadjusted: 0.66 + i / 100 }));
-    // tau 0: the adjustment restores the natural prior (ln k)
-    report.config = { ...report.config, finetuneLogitTau: 0 };
+    // tau 0 and no class bias: the adjustment restores the natural prior (ln k)
+    report.config = { ...report.config, finetuneLogitTau: 0, finetuneClassBias: {} };
     const html = await renderReportHtml(report);
     expect(note(html)).toBe(
       'train = mean over the epoch&#39;s training batches (augmented, dropout on); test = the test set after the epoch, taken with the logit ' +
@@ -166,6 +166,10 @@ describe('renderReportHtml of a fine-tune with the logit adjustment', () => {
     report.config = { ...report.config, finetuneLogitTau: 0.7 };
     expect(note(await renderReportHtml(report))).toContain(
       'taken with the logit adjustment applied (tau 0.7: the output bias shifted from the oversampled prior to the natural prior to the power 0.3), as the final',
+    );
+    report.config = { ...report.config, finetuneClassBias: { snail: 0.9, worm: 0.25 } };
+    expect(note(await renderReportHtml(report))).toContain(
+      'applied (tau 0.7: the output bias shifted from the oversampled prior to the natural prior to the power 0.3, then raised by a class bias of 0.9 for snail, 0.25 for worm), as the final',
     );
     const [loss, accuracy] = svgs(html).slice(3, 5);
     for (const chart of [loss!, accuracy!]) expect(svgTexts(chart)).toEqual(expect.arrayContaining(['train', 'test', 'test before logit adjustment']));

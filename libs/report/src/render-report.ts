@@ -124,13 +124,15 @@ function phaseSummary(phase: PhaseReport): string {
   return `<p>${escapeHtml(parts.join(' · '))}</p>`;
 }
 
-/** The fine-tune's logit adjustment in words: by how much, towards which class prior. */
+/** The fine-tune's logit adjustment in words: by how much, towards which class prior, and any class bias on top. */
 function adjustmentText(config: RunReport['config']): string {
   const tau = config.finetuneLogitTau ?? 0;
   const k = config.finetuneOversample;
-  return tau === 0
+  const prior = tau === 0
     ? `the added classes' output bias lowered by ln ${k}`
     : `tau ${tau}: the output bias shifted from the oversampled prior to the natural prior to the power ${Math.round((1 - tau) * 1000) / 1000}`;
+  const bias = Object.entries(config.finetuneClassBias ?? {});
+  return bias.length === 0 ? prior : `${prior}, then raised by a class bias of ${bias.map(([name, b]) => `${b} for ${name}`).join(', ')}`;
 }
 
 /** What the learning curves' splits are; where a logit adjustment is involved, whether per-epoch test figures include it. */

@@ -62,7 +62,7 @@ export function fixtureReport(): RunReport {
         adapter: { vendor: 'nvidia', architecture: 'hopper', device: 'NVIDIA H200', driver: 'NVIDIA 570.86.15', emulated: false, index: 1 },
       },
     ],
-    config: defaultConfig({ dataDir: '/data', seed: 1234 }),
+    config: defaultConfig({ dataDir: '/data', seed: 1234, finetuneOversample: 4 }),
     phases: [
       phase('cifar10', CM3, NAMES3, [epoch(1, 1.9, 0.3, 1.5, 0.45), epoch(2, 1.4, 0.5, 1.2, 0.55), epoch(3, 1.1, 0.6, 1.0, 0.62)]),
       phase('finetune', CM4, NAMES4, [epoch(1, 1.0, 0.65, 0.9, 0.7), epoch(2, 0.8, 0.72, 0.85, 0.74)]),

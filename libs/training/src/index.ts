@@ -2,7 +2,7 @@ export * from './errors.js';
 export { averageGradients, type ShardGradient } from './average.js';
 export { FlatOptimizer, DEFAULT_OPTIMIZER, type OptimizerConfig, type OptimizerName, type OptimizerState } from './optimizer.js';
 export { learningRateAt, type ScheduleConfig } from './schedule.js';
-export { defaultConfig, type TrainConfig } from './config.js';
+export { defaultConfig, DEFAULT_CLASS_BIAS, type TrainConfig } from './config.js';
 export { mixSeed } from './seed.js';
 export { WorkerRuntime } from './worker-runtime.js';
 export type { WorkerInfo, WorkerLink } from './worker-link.js';
@@ -24,5 +24,5 @@ export { NodeRuntime, NODE_TIMEOUT_SHARE, nodeRequestTimeout, type NodeRuntimeOp
 export * from './run-folder.js';
 export * from './frame-budget.js';
 export * from './duration.js';
-export { finetunePrior, logitAdjustment } from './logit-adjust.js';
-export { sweepLogitTau, chooseLogitTau, type PriorSweepInput, type PriorSweepRow } from './prior-sweep.js';
+export { finetunePrior, logitAdjustment, classBiasVector, checkClassBias, formatClassBias } from './logit-adjust.js';
+export { sweepLogitTau, chooseLogitTau, chooseClassBias, type PriorSweepInput, type PriorSweepRow, type ClassBiasChoice } from './prior-sweep.js';

@@ -36,10 +36,12 @@ describe('fine-tune per-epoch test figures with the logit adjustment', () => {
         evaluateTrain: false,
         evalChunk: 50,
         balanceShards: false,
-        // --finetune-oversample 4 with the logit adjustment back to the natural prior (tau 0)
+        // --finetune-oversample 4 with the logit adjustment back to the natural prior (tau 0),
+        // then snail (label 11) raised by a class bias of 0.5 nats
         finetuneOversample: 4,
         finetuneLogitAdjust: true,
         finetuneLogitTau: 0,
+        finetuneClassBias: { snail: 0.5 },
       }),
       pool,
       out,
@@ -77,13 +79,14 @@ describe('fine-tune per-epoch test figures with the logit adjustment', () => {
     );
   });
 
-  it('trains on with the bias as trained: the checkpoint holds it, the final model holds it lowered by ln 4', async () => {
+  it('trains on with the bias as trained: the checkpoint holds it, the final model holds it lowered by ln 4 (snail: less its class bias)', async () => {
     const ckpt = await loadCheckpoint(path.join(out, 'checkpoints', 'ckpt-p2-e0002'));
     const final = await loadLayersModel(path.join(out, 'model-finetune'));
     try {
       const trained = lastValues(getWeightsFlat(ckpt.model, 'all'), 14);
       const adjusted = lastValues(getWeightsFlat(final, 'all'), 14);
-      expect(adjusted).toEqual(trained.map((b, c) => (c >= 10 ? Math.fround(b - Math.log(4)) : b)));
+      expect(adjusted).toEqual(trained.map((b, c) => (c === 11 ? Math.fround(b - (Math.log(4) - 0.5)) : c >= 10 ? Math.fround(b - Math.log(4)) : b)));
+      expect(logs).toContain(`logit adjustment (tau 0, class bias snail +0.5): output bias lowered by ${[...new Array(10).fill('0.0000'), '1.3863', '0.8863', '1.3863', '1.3863'].join(' ')}`);
     } finally {
       ckpt.model.dispose();
       final.dispose();

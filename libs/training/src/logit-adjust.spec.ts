@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { logitAdjustment } from './logit-adjust.js';
-import { chooseLogitTau, sweepLogitTau } from './prior-sweep.js';
+import { defaultConfig, DEFAULT_CLASS_BIAS } from './config.js';
+import { checkClassBias, finetunePrior, formatClassBias, logitAdjustment } from './logit-adjust.js';
+import { chooseClassBias, chooseLogitTau, sweepLogitTau } from './prior-sweep.js';
 
 /** Labels of a 3-class set: 10 of class 0, 10 of class 1, 1 of class 2. */
 const LABELS = Uint8Array.from([...new Array<number>(10).fill(0), ...new Array<number>(10).fill(1), 2]);
@@ -61,7 +62,93 @@ describe('sweepLogitTau', () => {
     expect(fromSaved[1]?.report.loss).toBeCloseTo(fromRaw[1]?.report.loss as number, 6);
   });
 
+  it('undoes a class bias applied with the adjustment too', () => {
+    const applied = logitAdjustment(LABELS, [1, 1, 4], 0.5).map((a, c) => a - (c === 2 ? 0.7 : 0));
+    const saved = Float32Array.from(logits.map((z, i) => z - (applied[i % 3] as number)));
+    expect(sweepLogitTau({ ...input, logits: saved, applied }).map((r) => r.report.confusionMatrix)).toEqual(sweepLogitTau(input).map((r) => r.report.confusionMatrix));
+  });
+
   it('refuses logits of the wrong length', () => {
     expect(() => sweepLogitTau({ ...input, logits: new Float32Array(11) })).toThrow(/logits hold 11 values, 4 samples x 3 classes need 12/);
+  });
+});
+
+describe('finetunePrior with a class bias', () => {
+  // Ten CIFAR-10 classes of 10 images each, two added classes of 1 image each.
+  const names = [...Array.from({ length: 10 }, (_, c) => `c${c}`), 'snail', 'worm'];
+  const labels = Uint8Array.from([...Array.from({ length: 100 }, (_, i) => i % 10), 10, 11]);
+  const config = { finetuneOversample: 4, finetuneLogitAdjust: true, finetuneLogitTau: 0.5, finetuneClassBias: { worm: 0.3 } };
+
+  it('lowers each added class by ln(repeats) + tau ln(n/n_max) less its bias', () => {
+    const { repeats, adjust } = finetunePrior(config, labels, names);
+    expect(repeats).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 4, 4]);
+    expect(adjust?.slice(0, 10)).toEqual(new Array(10).fill(0));
+    // ln 4 + 0.5 ln 0.1 = 0.235002..., worm 0.3 less
+    expect(adjust?.[10]).toBeCloseTo(Math.log(4) + 0.5 * Math.log(0.1), 15);
+    expect(adjust?.[10]).toBeCloseTo(0.2350018146, 9);
+    expect(adjust?.[11]).toBeCloseTo(0.2350018146 - 0.3, 9);
+  });
+
+  it('a bias alone is an adjustment; --no-logit-adjust applies neither', () => {
+    const plain = { finetuneOversample: 1, finetuneLogitAdjust: true, finetuneLogitTau: 0 };
+    expect(finetunePrior(plain, labels, names).adjust).toBeNull();
+    expect(finetunePrior({ ...plain, finetuneClassBias: { snail: 0.5 } }, labels, names).adjust?.[10]).toBe(-0.5);
+    expect(finetunePrior({ ...config, finetuneLogitAdjust: false }, labels, names).adjust).toBeNull();
+  });
+
+  it('refuses a name that is not an added class, and a value that is not finite', () => {
+    expect(() => finetunePrior({ ...config, finetuneClassBias: { snial: 1 } }, labels, names)).toThrow(
+      "--class-bias names 'snial', which is not an added class of this fine-tune (snail, worm)",
+    );
+    expect(() => finetunePrior({ ...config, finetuneClassBias: { c3: 1 } }, labels, names)).toThrow(/names 'c3', which is not an added class/);
+    expect(() => finetunePrior({ ...config, finetuneClassBias: { worm: Number.NaN } }, labels, names)).toThrow(/gives worm the value NaN/);
+  });
+
+  it('checkClassBias refuses a wrong name before the run where the config names the classes', () => {
+    expect(() => checkClassBias(defaultConfig())).not.toThrow();
+    expect(() => checkClassBias(defaultConfig({ finetuneClassBias: { crab: 1 } }))).toThrow(/names 'crab', which is not an added class of this fine-tune \(lobster, snail, spider, worm\)/);
+    expect(() => checkClassBias(defaultConfig({ finetune: { classes: [' crab '] }, finetuneClassBias: { crab: 1 } }))).not.toThrow();
+    // a superclass's members are known once its data is read
+    expect(() => checkClassBias(defaultConfig({ finetune: { superclass: 13 }, finetuneClassBias: { kelp: 1 } }))).not.toThrow();
+  });
+
+  it('the default bias belongs to the default added classes: another set starts with none', () => {
+    expect(defaultConfig().finetuneClassBias).toEqual(DEFAULT_CLASS_BIAS);
+    expect(defaultConfig({ finetune: { classes: ['crab', 'lobster'] } }).finetuneClassBias).toEqual({});
+    expect(defaultConfig({ finetune: { superclass: 13 } }).finetuneClassBias).toEqual({});
+    expect(defaultConfig({ finetuneClassBias: { worm: 1 } }).finetuneClassBias).toEqual({ worm: 1 });
+    expect(formatClassBias({ snail: 0.9, worm: 0.5 })).toBe('snail=0.9,worm=0.5');
+    expect(formatClassBias({})).toBe('none');
+  });
+});
+
+describe('chooseClassBias', () => {
+  // The sweep's example: the two class-2 samples lean to class 0 by 0.5 nats before adjustment.
+  const logits = Float32Array.from([1, 0, 0.5, 1, 0, 0.5, 3, 0, 0, 3, 0, 0]);
+  const input = { logits, labels: Uint8Array.from([2, 2, 0, 0]), classNames: ['a', 'b', 'c'], trainLabels: LABELS, repeats: [1, 1, 4], applied: null };
+
+  it('at tau 0 raises class 2 by the smallest grid step past 1 + ln 4 - 0.5 = 1.886 nats', () => {
+    const choice = chooseClassBias(input, 0, { classes: [2], floor: 0.5, step: 0.05, max: 3 });
+    expect(choice.bias).toEqual([0, 0, 1.9]);
+    expect(choice.reached).toBe(true);
+    expect(choice.report.perClass[2]?.recall).toBe(1);
+    // the class-0 samples stay class 0: 3 > 0.5 - ln 4 + 1.9
+    expect(choice.report.accuracy).toBe(1);
+  });
+
+  it('stops at max and says the floor was not reached; adds nothing where the floor already holds', () => {
+    const capped = chooseClassBias(input, 0, { classes: [2], floor: 0.5, step: 0.25, max: 1 });
+    expect(capped.bias).toEqual([0, 0, 1]);
+    expect(capped.reached).toBe(false);
+    expect(capped.report.perClass[2]?.recall).toBe(0);
+    const none = chooseClassBias(input, 1, { classes: [2], floor: 1, step: 0.05, max: 3 });
+    expect(none.bias).toEqual([0, 0, 0]);
+    expect(none.reached).toBe(true);
+  });
+
+  it('refuses a bad floor, step or class', () => {
+    expect(() => chooseClassBias(input, 0, { classes: [2], floor: 1.5, step: 0.05, max: 3 })).toThrow(/recall floor must be in \[0, 1\]/);
+    expect(() => chooseClassBias(input, 0, { classes: [2], floor: 0.5, step: 0, max: 3 })).toThrow(/step must be > 0/);
+    expect(() => chooseClassBias(input, 0, { classes: [3], floor: 0.5, step: 0.05, max: 3 })).toThrow(/class index 3 is not one of 0..2/);
   });
 });

@@ -1,4 +1,6 @@
 import type { TrainConfig } from './config.js';
+import { DEFAULT_FINETUNE_CLASSES } from '@cifar-dist/data';
+import { TrainingError } from './errors.js';
 
 /**
  * Post-hoc logit adjustment (Menon et al. 2021, "Long-tail learning via logit adjustment", eq. 5
@@ -31,16 +33,61 @@ export function logitAdjustment(labels: Uint8Array, repeats: readonly number[], 
 
 /**
  * The fine-tune's class repeats (the added classes, past CIFAR-10's ten, `finetuneOversample`
- * times; the others once) and the logit adjustment its run applies at the end, or null when it
- * applies none (adjustment off, or nothing to shift: no oversampling and tau 0).
- * @param trainLabels the fine-tune's training labels, classes 0..numClasses-1
+ * times; the others once) and the amount its run subtracts from each class's output bias at the
+ * end: the logit adjustment of `finetuneLogitTau` less the `finetuneClassBias` of each added class;
+ * null when it changes nothing (adjustment off, or no oversampling, tau 0 and no bias).
+ * @param trainLabels the fine-tune's training labels, classes 0..classNames.length-1
+ * @param classNames the fine-tune's class names (label order; the added ones from index 10)
+ * @throws TrainingError E_TRAIN_CONFIG when the class bias names a class that is not one of the
+ *   added classes, or holds a value that is not a finite number
  */
 export function finetunePrior(
-  config: Pick<TrainConfig, 'finetuneOversample' | 'finetuneLogitAdjust' | 'finetuneLogitTau'>,
+  config: Pick<TrainConfig, 'finetuneOversample' | 'finetuneLogitAdjust' | 'finetuneLogitTau' | 'finetuneClassBias'>,
   trainLabels: Uint8Array,
-  numClasses: number,
+  classNames: readonly string[],
 ): { repeats: number[]; adjust: number[] | null } {
+  const numClasses = classNames.length;
   const repeats = Array.from({ length: numClasses }, (_, c) => (c >= 10 ? config.finetuneOversample : 1));
-  const shift = config.finetuneLogitAdjust ? logitAdjustment(trainLabels, repeats, config.finetuneLogitTau ?? 0) : [];
+  const bias = classBiasVector(config.finetuneClassBias ?? {}, classNames);
+  const shift = config.finetuneLogitAdjust
+    ? logitAdjustment(trainLabels, repeats, config.finetuneLogitTau ?? 0).map((a, c) => a - (bias[c] as number))
+    : [];
   return { repeats, adjust: shift.some((a) => a !== 0) ? shift : null };
+}
+
+/**
+ * The class bias as one entry (nats) per class of `classNames`, 0 where none is given.
+ * @throws TrainingError E_TRAIN_CONFIG for a name that is not an added class (index >= 10) or a
+ *   value that is not finite
+ */
+export function classBiasVector(bias: Readonly<Record<string, number>>, classNames: readonly string[]): number[] {
+  const added = classNames.slice(10);
+  const out = new Array<number>(classNames.length).fill(0);
+  for (const [name, value] of Object.entries(bias)) {
+    const c = added.indexOf(name);
+    if (c < 0) {
+      throw new TrainingError('E_TRAIN_CONFIG', `--class-bias names '${name}', which is not an added class of this fine-tune (${added.join(', ')})`);
+    }
+    if (!Number.isFinite(value)) throw new TrainingError('E_TRAIN_CONFIG', `--class-bias gives ${name} the value ${value}, not a finite number of nats`);
+    out[c + 10] = value;
+  }
+  return out;
+}
+
+/**
+ * Checks the class bias against the fine-tune's added classes before the run starts, where the
+ * config names them (its class list, or the default one); a superclass's members are known only
+ * once its data is read, and finetunePrior checks them then.
+ * @throws TrainingError E_TRAIN_CONFIG as classBiasVector
+ */
+export function checkClassBias(config: Pick<TrainConfig, 'finetune' | 'finetuneClassBias'>): void {
+  if (config.finetune.superclass !== undefined) return;
+  const added = config.finetune.classes ?? DEFAULT_FINETUNE_CLASSES;
+  classBiasVector(config.finetuneClassBias ?? {}, [...Array.from({ length: 10 }, (_, c) => `cifar10-${c}`), ...added.map((a) => a.trim())]);
+}
+
+/** A class bias as `--class-bias` takes it: `name=nats,...` in insertion order, or `none`. */
+export function formatClassBias(bias: Readonly<Record<string, number>> | undefined): string {
+  const items = Object.entries(bias ?? {});
+  return items.length === 0 ? 'none' : items.map(([k, v]) => `${k}=${v}`).join(',');
 }

@@ -33,37 +33,95 @@ export interface PriorSweepRow {
  * @throws RangeError when logits and labels disagree in length, or from logitAdjustment
  */
 export function sweepLogitTau(input: PriorSweepInput): PriorSweepRow[] {
+  checkLogits(input);
+  return input.taus.map((tau) => ({ tau, report: heldOutReport(input, tau, null) }));
+}
+
+/** @throws RangeError when logits and labels disagree in length */
+function checkLogits(input: Pick<PriorSweepInput, 'logits' | 'labels' | 'classNames'>): void {
   const n = input.classNames.length;
   const count = input.labels.length;
   if (input.logits.length !== count * n) {
     throw new RangeError(`logits hold ${input.logits.length} values, ${count} samples x ${n} classes need ${count * n}`);
   }
-  return input.taus.map((tau) => {
-    const target = logitAdjustment(input.trainLabels, input.repeats, tau);
-    const shift = target.map((t, c) => (input.applied?.[c] ?? 0) - t);
-    const acc = new MetricsAccumulator(n, input.classNames);
-    const predictions = new Uint8Array(count);
-    const losses = new Float64Array(count);
-    const row = new Float64Array(n);
-    for (let i = 0; i < count; i++) {
-      let best = 0;
-      let max = -Infinity;
-      for (let c = 0; c < n; c++) {
-        const z = (input.logits[i * n + c] as number) + (shift[c] as number);
-        row[c] = z;
-        if (z > max) {
-          max = z;
-          best = c;
-        }
+}
+
+/**
+ * The held-out report with the saved model's applied adjustment undone, the adjustment of `tau`
+ * applied instead and `bias[c]` nats added to class c's logit (none when bias is null).
+ */
+function heldOutReport(input: Omit<PriorSweepInput, 'taus'>, tau: number, bias: readonly number[] | null): ClassificationReport {
+  const n = input.classNames.length;
+  const count = input.labels.length;
+  const target = logitAdjustment(input.trainLabels, input.repeats, tau);
+  const shift = target.map((t, c) => (input.applied?.[c] ?? 0) - t + (bias?.[c] ?? 0));
+  const acc = new MetricsAccumulator(n, input.classNames);
+  const predictions = new Uint8Array(count);
+  const losses = new Float64Array(count);
+  const row = new Float64Array(n);
+  for (let i = 0; i < count; i++) {
+    let best = 0;
+    let max = -Infinity;
+    for (let c = 0; c < n; c++) {
+      const z = (input.logits[i * n + c] as number) + (shift[c] as number);
+      row[c] = z;
+      if (z > max) {
+        max = z;
+        best = c;
       }
-      let sum = 0;
-      for (let c = 0; c < n; c++) sum += Math.exp((row[c] as number) - max);
-      predictions[i] = best;
-      losses[i] = Math.log(sum) + max - (row[input.labels[i] as number] as number);
     }
-    acc.add(input.labels, predictions, losses);
-    return { tau, report: acc.report() };
-  });
+    let sum = 0;
+    for (let c = 0; c < n; c++) sum += Math.exp((row[c] as number) - max);
+    predictions[i] = best;
+    losses[i] = Math.log(sum) + max - (row[input.labels[i] as number] as number);
+  }
+  acc.add(input.labels, predictions, losses);
+  return acc.report();
+}
+
+/** What {@link chooseClassBias} found: the per-class logit bias and the held-out figures under it. */
+export interface ClassBiasChoice {
+  tau: number;
+  /** Nats added to each class's logit, one entry per class (0 for classes not raised). */
+  bias: number[];
+  report: ClassificationReport;
+  /** Whether every class in `classes` reached the recall floor within `max`. */
+  reached: boolean;
+}
+
+/**
+ * The smallest per-class logit biases, on a grid of `step` nats, that lift the held-out recall of
+ * each class in `classes` to at least `floor` under the logit adjustment of `tau`: a per-class
+ * decision threshold (the bias is a class-wise shift of the softmax's decision boundary, as the
+ * adjustment is a prior-wise one). Every round raises, by one step, each listed class still below
+ * the floor (raising one class can take images from another, which the next round sees), until
+ * none is below it or each one below has reached `max`.
+ *
+ * @param classes class indices the floor applies to (the fine-tune's added classes)
+ * @param floor recall in [0, 1]
+ * @param step grid step in nats (> 0); max the largest bias tried (nats, >= 0)
+ * @throws RangeError on bad arguments, from checkLogits or logitAdjustment
+ */
+export function chooseClassBias(
+  input: Omit<PriorSweepInput, 'taus'>,
+  tau: number,
+  opts: { classes: readonly number[]; floor: number; step: number; max: number },
+): ClassBiasChoice {
+  checkLogits(input);
+  const n = input.classNames.length;
+  if (!(opts.floor >= 0 && opts.floor <= 1)) throw new RangeError(`the recall floor must be in [0, 1], got ${opts.floor}`);
+  if (!(opts.step > 0) || !(opts.max >= 0)) throw new RangeError(`the bias step must be > 0 and its max >= 0, got ${opts.step} and ${opts.max}`);
+  for (const c of opts.classes) if (!(Number.isInteger(c) && c >= 0 && c < n)) throw new RangeError(`class index ${c} is not one of 0..${n - 1}`);
+  const steps = new Array<number>(n).fill(0);
+  const limit = Math.floor(opts.max / opts.step + 1e-9);
+  const biasOf = (): number[] => steps.map((k) => Math.round(k * opts.step * 1e6) / 1e6);
+  for (;;) {
+    const report = heldOutReport(input, tau, biasOf());
+    const below = opts.classes.filter((c) => (report.perClass[c]?.recall ?? 0) < opts.floor);
+    const raisable = below.filter((c) => (steps[c] as number) < limit);
+    if (raisable.length === 0) return { tau, bias: biasOf(), report, reached: below.length === 0 };
+    for (const c of raisable) steps[c] = (steps[c] as number) + 1;
+  }
 }
 
 /**
@@ -76,3 +134,4 @@ export function chooseLogitTau(rows: readonly PriorSweepRow[]): PriorSweepRow {
   if (first === undefined) throw new RangeError('no tau was evaluated');
   return rows.reduce((best, r) => (r.report.f1Macro > best.report.f1Macro || (r.report.f1Macro === best.report.f1Macro && r.tau < best.tau) ? r : best), first);
 }
+

@@ -205,11 +205,16 @@ describe('resume settings', () => {
     expect(merged).toMatchObject({ epochs: 9, finetuneEpochs: 1, trainLimit: 5000, dataDir: SHARED_DATA });
     expect(logs).toEqual([`resume: epochs ${config.epochs} -> 9 (given explicitly)`]);
     // a checkpoint from before tau existed resumes with what its run did (tau 0), not today's 0.4
-    const { finetuneLogitTau: _tau, labelSmoothing: _ls, ...older } = saved;
+    // and no class bias, not today's default one
+    const { finetuneLogitTau: _tau, labelSmoothing: _ls, finetuneClassBias: _bias, ...older } = saved;
     const logs2: string[] = [];
     const resumed = resumedConfig(older as typeof saved, given, new Set(), (m) => logs2.push(m));
-    expect([resumed.finetuneLogitTau, resumed.labelSmoothing]).toEqual([0, 0]);
-    expect(logs2).toEqual(['resume: finetuneLogitTau unset -> 0 (not in the checkpoint: what its run did)', "resume: labelSmoothing unset -> 0 (not in the checkpoint: today's default)"]);
+    expect([resumed.finetuneLogitTau, resumed.labelSmoothing, resumed.finetuneClassBias]).toEqual([0, 0, {}]);
+    expect(logs2).toEqual([
+      'resume: finetuneLogitTau unset -> 0 (not in the checkpoint: what its run did)',
+      'resume: finetuneClassBias unset -> {} (not in the checkpoint: what its run did)',
+      "resume: labelSmoothing unset -> 0 (not in the checkpoint: today's default)",
+    ]);
     // a run keeps its data split: an explicit --holdout that differs is refused
     expect(() => resumedConfig(saved, { ...given, holdout: 0.2 }, new Set(['holdout'] as const), () => undefined)).toThrow(/--holdout 0.2 differs from the checkpoint's \(none\)/);
     expect(resumedConfig({ ...saved, holdout: 0.2 }, { ...given, holdout: 0.2 }, new Set(['holdout'] as const), () => undefined).holdout).toBe(0.2);

@@ -15,7 +15,7 @@ import { checkpointName, findLatestCheckpoint, saveCheckpoint, type Checkpoint }
 import type { TrainConfig } from './config.js';
 import { TrainingError } from './errors.js';
 import { checkFrameBudget, MAX_MESSAGE_BYTES } from './frame-budget.js';
-import { finetunePrior } from './logit-adjust.js';
+import { checkClassBias, finetunePrior } from './logit-adjust.js';
 import { saveLayersModel } from './model-files.js';
 import { PhaseRunner, type PhaseHooks, type PhaseName, type PhaseProgress } from './phase-runner.js';
 import type { PhaseReport, RunReport } from './report.js';
@@ -49,9 +49,10 @@ export interface RunOptions {
 
 /**
  * Settings whose default changed when they were introduced: a checkpoint written before them
- * resumes with what its run did (tau 0: the adjustment then always restored the natural prior).
+ * resumes with what its run did (tau 0: the adjustment then always restored the natural prior;
+ * no class bias).
  */
-const LEGACY_DEFAULTS: Partial<TrainConfig> = { finetuneLogitTau: 0 };
+const LEGACY_DEFAULTS: Partial<TrainConfig> = { finetuneLogitTau: 0, finetuneClassBias: {} };
 
 /**
  * The config a resumed run continues with: the checkpoint's, except the settings given explicitly;
@@ -176,6 +177,8 @@ async function trainInFolder(opts: RunOptions): Promise<RunReport> {
   }
   // Every frame must fit through the transport, with the settings the run goes on with.
   checkFrameBudget(config, opts.maxMessageBytes ?? MAX_MESSAGE_BYTES);
+  // A class bias naming no added class fails now, not after the CIFAR-10 phase.
+  checkClassBias(config);
   const completed: PhaseReport[] = resumeFrom ? [...resumeFrom.state.completed] : [];
   let modelId = 0;
 
@@ -192,7 +195,7 @@ async function trainInFolder(opts: RunOptions): Promise<RunReport> {
     const phaseIndex = name === 'cifar10' ? 1 : 2;
     // The fine-tune's added classes are seen k times as often as their share of the data: its final
     // figures are taken after undoing that prior shift, and so is each epoch's test figure.
-    const { repeats, adjust } = name === 'finetune' ? finetunePrior(config, data.train.labels, numClasses) : { repeats: [], adjust: null };
+    const { repeats, adjust } = name === 'finetune' ? finetunePrior(config, data.train.labels, data.train.classNames) : { repeats: [], adjust: null };
     const runner = new PhaseRunner({
       name,
       model,
@@ -239,7 +242,8 @@ async function trainInFolder(opts: RunOptions): Promise<RunReport> {
     const progress: PhaseProgress = await runner.run();
     if (adjust) {
       runner.adjustOutputBias(adjust);
-      log(`logit adjustment (tau ${config.finetuneLogitTau ?? 0}): output bias lowered by ${adjust.map((a) => a.toFixed(4)).join(' ')}`);
+      const bias = Object.entries(config.finetuneClassBias ?? {}).map(([k, v]) => `${k} +${v}`).join(', ');
+      log(`logit adjustment (tau ${config.finetuneLogitTau ?? 0}${bias ? `, class bias ${bias}` : ''}): output bias lowered by ${adjust.map((a) => a.toFixed(4)).join(' ')}`);
     }
     const test = await runner.evaluateReport(data.test);
     const train = config.evaluateTrain ? await runner.evaluateReport(data.train) : null;
