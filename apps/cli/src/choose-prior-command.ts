@@ -53,7 +53,7 @@ export interface ChoosePriorResult {
  */
 export async function choosePriorCommand(argv: readonly string[], io: CommandIo): Promise<ChoosePriorResult | null> {
   const program = new Command('choose-prior')
-    .description("Choose the fine-tune's logit-adjustment tau on the held-out split of a --holdout run")
+    .description("Choose the fine-tune's logit-adjustment tau, and the class bias that lifts every added class to recall 0.6, on the held-out split of a --holdout run")
     .requiredOption('--run <dir>', 'run folder of a run trained with --holdout (report.json + model-finetune)')
     .option('--data-dir <dir>', "CIFAR data directory (default: the run's)")
     .option('--json', 'print the sweep as JSON')

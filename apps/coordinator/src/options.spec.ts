@@ -99,6 +99,10 @@ describe('explicitConfigKeys', () => {
     expect(() => parse(['--class-bias', 'snail=Infinity'])).toThrow("--class-bias: 'snail=Infinity' is not name=nats");
     expect(() => parse(['--class-bias', 'snail=1,snail=2'])).toThrow('--class-bias gives snail twice');
     expect(() => parse(['--class-bias', ''])).toThrow("--class-bias: '' is not name=nats");
+    // an own property, which the run then refuses as no added class (not a silently dropped prototype)
+    expect(Object.keys(configFromOptions(parse(['--class-bias', '__proto__=1']), {}).finetuneClassBias ?? {})).toEqual(['__proto__']);
+    expect(configFromOptions(parse(['--no-logit-adjust']), {}).finetuneClassBias).toEqual({});
+    expect(configFromOptions(parse(['--finetune-classes', 'worm', 'spider', 'snail', 'lobster']), {}).finetuneClassBias).toEqual(DEFAULT_CLASS_BIAS);
   });
 
   it('--resume [dir|auto] picks the run folder and the mode', async () => {

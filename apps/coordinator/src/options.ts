@@ -106,16 +106,17 @@ const openUnitInterval = (name: string) => (value: string): number => {
 export function parseClassBias(value: string): Record<string, number> {
   const text = value.trim();
   if (text === 'none') return {};
-  const out: Record<string, number> = {};
+  const out = new Map<string, number>();
   for (const item of text.split(',')) {
     const m = /^\s*([^=\s]+)\s*=\s*(\S+)\s*$/.exec(item);
     const n = m ? Number(m[2]) : NaN;
     if (!m || !Number.isFinite(n)) throw new InvalidArgumentError(`--class-bias: '${item}' is not name=nats (e.g. snail=0.9); give a comma-separated list, or none`);
     const name = m[1] as string;
-    if (Object.hasOwn(out, name)) throw new InvalidArgumentError(`--class-bias gives ${name} twice`);
-    out[name] = n;
+    if (out.has(name)) throw new InvalidArgumentError(`--class-bias gives ${name} twice`);
+    out.set(name, n);
   }
-  return out;
+  // fromEntries makes every name an own property, even `__proto__`, which the run then refuses.
+  return Object.fromEntries(out);
 }
 /** A TCP port: 0 (any free port) to 65535. */
 const portNumber = (name: string) => (value: string): number => {
@@ -166,7 +167,7 @@ export function addTrainOptions(cmd: Command): Command {
     }, d.frozenLayers)
     .option('--finetune-oversample <k>', 'times each image of the added classes is seen per fine-tune epoch', positiveInt('--finetune-oversample'), d.finetuneOversample)
     .option('--logit-tau <tau>', `class prior the fine-tuned model predicts under, natural^(1-tau): 0 = natural prior (accuracy), 1 = uniform (balanced recall) (default ${d.finetuneLogitTau})`, unitInterval('--logit-tau'))
-    .option('--class-bias <list>', `nats added to an added class's logit after the fine-tune, name=nats,... or none: a per-class decision threshold, chosen by choose-prior (default ${formatClassBias(d.finetuneClassBias)})`, parseClassBias)
+    .option('--class-bias <list>', `nats added to an added class's logit after the fine-tune, name=nats,... or none: a per-class decision threshold chosen by choose-prior, applied with the logit adjustment (default: ${formatClassBias(d.finetuneClassBias)} with the default added classes, none with others)`, parseClassBias)
     .option('--label-smoothing <e>', `label smoothing of the CIFAR-10 phase's loss, 0 to 0.99 (default ${d.labelSmoothing})`, smoothing('--label-smoothing'))
     .option('--finetune-label-smoothing <e>', `label smoothing of the fine-tune's loss, 0 to 0.99 (default ${d.finetuneLabelSmoothing})`, smoothing('--finetune-label-smoothing'))
     .option('--finetune-cutout <px>', `Cutout square side on the added classes' training images in the fine-tune, 0 = none (default ${d.finetuneCutout})`, (v: string) => {
@@ -175,7 +176,7 @@ export function addTrainOptions(cmd: Command): Command {
       return n;
     })
     .option('--holdout <fraction>', 'choose a recipe: hold out this share of each class of the training set and evaluate on it; the test sets are not read', openUnitInterval('--holdout'))
-    .option('--no-logit-adjust', 'keep the output bias as trained (default: after the fine-tune, shift it from the oversampled prior to the one --logit-tau names)')
+    .option('--no-logit-adjust', 'keep the output bias as trained, with no class bias (default: after the fine-tune, shift it from the oversampled prior to the one --logit-tau names, then add --class-bias)')
     .option('--augment', 'random crop (4 px padding) and horizontal flip of training images', true)
     .option('--no-augment', 'train on the images as they are')
     .option('--no-dropout', 'set every dropout rate to 0 (layers kept)')

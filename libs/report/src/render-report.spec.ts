@@ -167,10 +167,13 @@ describe('renderReportHtml of a fine-tune with the logit adjustment', () => {
     expect(note(await renderReportHtml(report))).toContain(
       'taken with the logit adjustment applied (tau 0.7: the output bias shifted from the oversampled prior to the natural prior to the power 0.3), as the final',
     );
-    report.config = { ...report.config, finetuneClassBias: { snail: 0.9, worm: 0.25 } };
+    report.config = { ...report.config, finetuneClassBias: { snail: 0.9, worm: -0.25 } };
     expect(note(await renderReportHtml(report))).toContain(
-      'applied (tau 0.7: the output bias shifted from the oversampled prior to the natural prior to the power 0.3, then raised by a class bias of 0.9 for snail, 0.25 for worm), as the final',
+      'applied (tau 0.7: the output bias shifted from the oversampled prior to the natural prior to the power 0.3, then a class bias added to the output bias: +0.9 for snail, -0.25 for worm), as the final',
     );
+    // no oversampling and tau 0: the bias is the whole adjustment
+    report.config = { ...report.config, finetuneOversample: 1, finetuneLogitTau: 0, finetuneClassBias: { snail: 0.5 } };
+    expect(note(await renderReportHtml(report))).toContain('applied (a class bias added to the output bias: +0.5 for snail), as the final');
     const [loss, accuracy] = svgs(html).slice(3, 5);
     for (const chart of [loss!, accuracy!]) expect(svgTexts(chart)).toEqual(expect.arrayContaining(['train', 'test', 'test before logit adjustment']));
     // one point per epoch and split: 2 epochs × 3 splits

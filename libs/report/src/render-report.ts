@@ -129,10 +129,12 @@ function adjustmentText(config: RunReport['config']): string {
   const tau = config.finetuneLogitTau ?? 0;
   const k = config.finetuneOversample;
   const prior = tau === 0
-    ? `the added classes' output bias lowered by ln ${k}`
+    ? k === 1 ? null : `the added classes' output bias lowered by ln ${k}`
     : `tau ${tau}: the output bias shifted from the oversampled prior to the natural prior to the power ${Math.round((1 - tau) * 1000) / 1000}`;
   const bias = Object.entries(config.finetuneClassBias ?? {});
-  return bias.length === 0 ? prior : `${prior}, then raised by a class bias of ${bias.map(([name, b]) => `${b} for ${name}`).join(', ')}`;
+  if (bias.length === 0) return prior ?? 'none';
+  const shifts = `a class bias added to the output bias: ${bias.map(([name, b]) => `${b >= 0 ? '+' : ''}${b} for ${name}`).join(', ')}`;
+  return prior === null ? shifts : `${prior}, then ${shifts}`;
 }
 
 /** What the learning curves' splits are; where a logit adjustment is involved, whether per-epoch test figures include it. */

@@ -1,5 +1,5 @@
 import type { GradDtype } from '@cifar-dist/protocol';
-import type { FinetuneSpec } from '@cifar-dist/data';
+import { DEFAULT_FINETUNE_CLASSES, type FinetuneSpec } from '@cifar-dist/data';
 import { DEFAULT_OPTIMIZER, type OptimizerConfig } from './optimizer.js';
 import type { ScheduleConfig } from './schedule.js';
 
@@ -120,7 +120,11 @@ export const DEFAULT_CLASS_BIAS: Readonly<Record<string, number>> = Object.freez
  */
 export function defaultConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
   const finetune = overrides.finetune ?? {};
-  const defaultClasses = finetune.classes === undefined && finetune.superclass === undefined;
+  // The default bias goes with the default added classes (in any order) and the adjustment it rides on.
+  const classes = finetune.classes?.map((c) => c.trim());
+  const defaultClasses =
+    finetune.superclass === undefined &&
+    (classes === undefined || (classes.length === DEFAULT_FINETUNE_CLASSES.length && DEFAULT_FINETUNE_CLASSES.every((c) => classes.includes(c))));
   return {
     dataDir: './data',
     epochs: 18,
@@ -134,8 +138,8 @@ export function defaultConfig(overrides: Partial<TrainConfig> = {}): TrainConfig
     finetuneOversample: 8,
     finetuneLogitAdjust: true,
     finetuneLogitTau: 0.2,
-    // Chosen for the default added classes; another set of classes starts with none.
-    finetuneClassBias: defaultClasses ? DEFAULT_CLASS_BIAS : {},
+    // Chosen for the default added classes; another set of classes, or no adjustment, starts with none.
+    finetuneClassBias: defaultClasses && overrides.finetuneLogitAdjust !== false ? DEFAULT_CLASS_BIAS : {},
     labelSmoothing: 0,
     finetuneLabelSmoothing: 0,
     finetuneCutout: 0,

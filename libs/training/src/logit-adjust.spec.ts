@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { defaultConfig, DEFAULT_CLASS_BIAS } from './config.js';
-import { checkClassBias, finetunePrior, formatClassBias, logitAdjustment } from './logit-adjust.js';
-import { chooseClassBias, chooseLogitTau, sweepLogitTau } from './prior-sweep.js';
+import { checkClassBias, classBiasVector, finetunePrior, formatClassBias, logitAdjustment } from './logit-adjust.js';
+import { SHARED_DATA } from './test-support.js';
+import { chooseClassBias, chooseLogitTau, heldOutReport, sweepLogitTau } from './prior-sweep.js';
 
 /** Labels of a 3-class set: 10 of class 0, 10 of class 1, 1 of class 2. */
 const LABELS = Uint8Array.from([...new Array<number>(10).fill(0), ...new Array<number>(10).fill(1), 2]);
@@ -62,12 +63,6 @@ describe('sweepLogitTau', () => {
     expect(fromSaved[1]?.report.loss).toBeCloseTo(fromRaw[1]?.report.loss as number, 6);
   });
 
-  it('undoes a class bias applied with the adjustment too', () => {
-    const applied = logitAdjustment(LABELS, [1, 1, 4], 0.5).map((a, c) => a - (c === 2 ? 0.7 : 0));
-    const saved = Float32Array.from(logits.map((z, i) => z - (applied[i % 3] as number)));
-    expect(sweepLogitTau({ ...input, logits: saved, applied }).map((r) => r.report.confusionMatrix)).toEqual(sweepLogitTau(input).map((r) => r.report.confusionMatrix));
-  });
-
   it('refuses logits of the wrong length', () => {
     expect(() => sweepLogitTau({ ...input, logits: new Float32Array(11) })).toThrow(/logits hold 11 values, 4 samples x 3 classes need 12/);
   });
@@ -104,18 +99,35 @@ describe('finetunePrior with a class bias', () => {
     expect(() => finetunePrior({ ...config, finetuneClassBias: { worm: Number.NaN } }, labels, names)).toThrow(/gives worm the value NaN/);
   });
 
-  it('checkClassBias refuses a wrong name before the run where the config names the classes', () => {
-    expect(() => checkClassBias(defaultConfig())).not.toThrow();
-    expect(() => checkClassBias(defaultConfig({ finetuneClassBias: { crab: 1 } }))).toThrow(/names 'crab', which is not an added class of this fine-tune \(lobster, snail, spider, worm\)/);
-    expect(() => checkClassBias(defaultConfig({ finetune: { classes: [' crab '] }, finetuneClassBias: { crab: 1 } }))).not.toThrow();
-    // a superclass's members are known once its data is read
-    expect(() => checkClassBias(defaultConfig({ finetune: { superclass: 13 }, finetuneClassBias: { kelp: 1 } }))).not.toThrow();
+  it('refuses `__proto__` as a name like any other that is not an added class', () => {
+    expect(() => classBiasVector(JSON.parse('{"__proto__": 1}') as Record<string, number>, names)).toThrow(/names '__proto__', which is not an added class/);
+  });
+
+  it('checkClassBias refuses a wrong name, or a bias without the adjustment, before the run', async () => {
+    await expect(checkClassBias(defaultConfig())).resolves.toBeUndefined();
+    await expect(checkClassBias(defaultConfig({ finetuneClassBias: { crab: 1 } }))).rejects.toThrow(
+      /names 'crab', which is not an added class of this fine-tune \(lobster, snail, spider, worm\)/,
+    );
+    await expect(checkClassBias(defaultConfig({ finetune: { classes: [' crab '] }, finetuneClassBias: { crab: 1 } }))).resolves.toBeUndefined();
+    await expect(checkClassBias(defaultConfig({ finetuneLogitAdjust: false, finetuneClassBias: { snail: 1 } }))).rejects.toThrow(
+      '--class-bias is applied with the logit adjustment, which --no-logit-adjust turns off: give one or the other',
+    );
+  });
+
+  it('checkClassBias reads a superclass\'s members from the data: 13 is crab, lobster, snail, spider, worm', async () => {
+    const superclass = (bias: Record<string, number>) => defaultConfig({ dataDir: SHARED_DATA, finetune: { superclass: 13 }, finetuneClassBias: bias });
+    await expect(checkClassBias(superclass({ crab: 1, worm: 0.5 }))).resolves.toBeUndefined();
+    await expect(checkClassBias(superclass({ kelp: 1 }))).rejects.toThrow("--class-bias names 'kelp', which is not an added class of this fine-tune (crab, lobster, snail, spider, worm)");
   });
 
   it('the default bias belongs to the default added classes: another set starts with none', () => {
     expect(defaultConfig().finetuneClassBias).toEqual(DEFAULT_CLASS_BIAS);
     expect(defaultConfig({ finetune: { classes: ['crab', 'lobster'] } }).finetuneClassBias).toEqual({});
     expect(defaultConfig({ finetune: { superclass: 13 } }).finetuneClassBias).toEqual({});
+    // the default classes listed in another order are still the default classes
+    expect(defaultConfig({ finetune: { classes: ['worm', 'spider', 'snail', ' lobster'] } }).finetuneClassBias).toEqual(DEFAULT_CLASS_BIAS);
+    expect(defaultConfig({ finetune: { classes: ['worm', 'spider', 'snail'] } }).finetuneClassBias).toEqual({});
+    expect(defaultConfig({ finetuneLogitAdjust: false }).finetuneClassBias).toEqual({});
     expect(defaultConfig({ finetuneClassBias: { worm: 1 } }).finetuneClassBias).toEqual({ worm: 1 });
     expect(formatClassBias({ snail: 0.9, worm: 0.5 })).toBe('snail=0.9,worm=0.5');
     expect(formatClassBias({})).toBe('none');
@@ -150,5 +162,42 @@ describe('chooseClassBias', () => {
     expect(() => chooseClassBias(input, 0, { classes: [2], floor: 1.5, step: 0.05, max: 3 })).toThrow(/recall floor must be in \[0, 1\]/);
     expect(() => chooseClassBias(input, 0, { classes: [2], floor: 0.5, step: 0, max: 3 })).toThrow(/step must be > 0/);
     expect(() => chooseClassBias(input, 0, { classes: [3], floor: 0.5, step: 0.05, max: 3 })).toThrow(/class index 3 is not one of 0..2/);
+  });
+});
+
+describe('choose-prior on a model saved with the adjustment and a class bias', () => {
+  // Twelve classes (ten CIFAR-10, two added), the run's prior from finetunePrior with a bias.
+  const names = [...Array.from({ length: 10 }, (_, c) => `c${c}`), 'snail', 'worm'];
+  const trainLabels = Uint8Array.from([...Array.from({ length: 100 }, (_, i) => i % 10), 10, 11]);
+  const config = { finetuneOversample: 4, finetuneLogitAdjust: true, finetuneLogitTau: 0.3, finetuneClassBias: { snail: 0.7, worm: -0.2 } };
+  const { repeats, adjust } = finetunePrior(config, trainLabels, names);
+  // Logits as trained of 24 held-out samples, two per class, spread so that the taus differ.
+  const labels = Uint8Array.from(Array.from({ length: 24 }, (_, i) => i % 12));
+  const raw = Float32Array.from(Array.from({ length: 24 * 12 }, (_, j) => Math.sin(j * 1.7) * 2 + (j % 12 === Math.floor(j / 12) % 12 ? 0.8 : 0)));
+  // What the saved model outputs: the trained logits less the adjustment (bias included).
+  const saved = Float32Array.from(raw.map((z, j) => z - (adjust?.[j % 12] as number)));
+  const base = { labels, classNames: names, trainLabels, repeats };
+
+  it('undoes both, so every tau and class bias scores as on the model as trained', () => {
+    const taus = [0, 0.3, 1];
+    const fromSaved = sweepLogitTau({ ...base, logits: saved, applied: adjust, taus });
+    const fromRaw = sweepLogitTau({ ...base, logits: raw, applied: null, taus });
+    expect(fromSaved.map((r) => r.report.confusionMatrix)).toEqual(fromRaw.map((r) => r.report.confusionMatrix));
+    expect(fromRaw[0]?.report.confusionMatrix).not.toEqual(fromRaw[2]?.report.confusionMatrix);
+    for (const [i, r] of fromSaved.entries()) expect(r.report.loss).toBeCloseTo(fromRaw[i]?.report.loss as number, 5);
+    const opts = { classes: [10, 11], floor: 1, step: 0.05, max: 3 };
+    const a = chooseClassBias({ ...base, logits: saved, applied: adjust }, 0.3, opts);
+    expect(a.bias).toEqual(chooseClassBias({ ...base, logits: raw, applied: null }, 0.3, opts).bias);
+    // at the run's own tau and bias, the figures are the saved model's own: its argmax, its cross-entropy
+    const report = heldOutReport({ ...base, logits: saved, applied: adjust }, 0.3, classBiasVector(config.finetuneClassBias, names));
+    const expected = Array.from({ length: 12 }, () => new Array<number>(12).fill(0));
+    let loss = 0;
+    labels.forEach((y, i) => {
+      const row = Array.from(saved.subarray(i * 12, i * 12 + 12));
+      (expected[y] as number[])[row.indexOf(Math.max(...row))] += 1;
+      loss += Math.log(row.reduce((sum, z) => sum + Math.exp(z), 0)) - (row[y] as number);
+    });
+    expect(report.confusionMatrix).toEqual(expected);
+    expect(report.loss).toBeCloseTo(loss / 24, 5);
   });
 });

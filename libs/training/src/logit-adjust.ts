@@ -1,5 +1,5 @@
 import type { TrainConfig } from './config.js';
-import { DEFAULT_FINETUNE_CLASSES } from '@cifar-dist/data';
+import { DEFAULT_FINETUNE_CLASSES, loadCifar100, selectFinetuneClasses } from '@cifar-dist/data';
 import { TrainingError } from './errors.js';
 
 /**
@@ -75,15 +75,27 @@ export function classBiasVector(bias: Readonly<Record<string, number>>, classNam
 }
 
 /**
- * Checks the class bias against the fine-tune's added classes before the run starts, where the
- * config names them (its class list, or the default one); a superclass's members are known only
- * once its data is read, and finetunePrior checks them then.
- * @throws TrainingError E_TRAIN_CONFIG as classBiasVector
+ * Checks the class bias before the run starts, not after the CIFAR-10 phase: its names against the
+ * fine-tune's added classes (the config's list, the default one, or a superclass's members, read
+ * from CIFAR-100's train.bin and fine_label_names.txt only when there is a bias to check), and that
+ * the logit adjustment it rides on is on.
+ * @throws TrainingError E_TRAIN_CONFIG as classBiasVector, or for a bias with the adjustment off;
+ *   CifarDataError when a superclass's data cannot be read
  */
-export function checkClassBias(config: Pick<TrainConfig, 'finetune' | 'finetuneClassBias'>): void {
-  if (config.finetune.superclass !== undefined) return;
-  const added = config.finetune.classes ?? DEFAULT_FINETUNE_CLASSES;
-  classBiasVector(config.finetuneClassBias ?? {}, [...Array.from({ length: 10 }, (_, c) => `cifar10-${c}`), ...added.map((a) => a.trim())]);
+export async function checkClassBias(config: Pick<TrainConfig, 'dataDir' | 'finetune' | 'finetuneClassBias' | 'finetuneLogitAdjust'>): Promise<void> {
+  const bias = config.finetuneClassBias ?? {};
+  if (Object.keys(bias).length === 0) return;
+  if (!config.finetuneLogitAdjust) {
+    throw new TrainingError('E_TRAIN_CONFIG', '--class-bias is applied with the logit adjustment, which --no-logit-adjust turns off: give one or the other');
+  }
+  let added: readonly string[];
+  if (config.finetune.superclass !== undefined) {
+    const cifar100 = await loadCifar100(config.dataDir, 'train');
+    added = selectFinetuneClasses(config.finetune, cifar100).map((f) => cifar100.fineClassNames[f] as string);
+  } else {
+    added = (config.finetune.classes ?? DEFAULT_FINETUNE_CLASSES).map((a) => a.trim());
+  }
+  classBiasVector(bias, [...Array.from({ length: 10 }, (_, c) => `cifar10-${c}`), ...added]);
 }
 
 /** A class bias as `--class-bias` takes it: `name=nats,...` in insertion order, or `none`. */

@@ -48,9 +48,11 @@ function checkLogits(input: Pick<PriorSweepInput, 'logits' | 'labels' | 'classNa
 
 /**
  * The held-out report with the saved model's applied adjustment undone, the adjustment of `tau`
- * applied instead and `bias[c]` nats added to class c's logit (none when bias is null).
+ * applied instead and `bias[c]` nats added to class c's logit (none when bias is null). Loss as
+ * sweepLogitTau's.
+ * @throws RangeError from logitAdjustment
  */
-function heldOutReport(input: Omit<PriorSweepInput, 'taus'>, tau: number, bias: readonly number[] | null): ClassificationReport {
+export function heldOutReport(input: Omit<PriorSweepInput, 'taus'>, tau: number, bias: readonly number[] | null): ClassificationReport {
   const n = input.classNames.length;
   const count = input.labels.length;
   const target = logitAdjustment(input.trainLabels, input.repeats, tau);
@@ -112,12 +114,13 @@ export function chooseClassBias(
   if (!(opts.floor >= 0 && opts.floor <= 1)) throw new RangeError(`the recall floor must be in [0, 1], got ${opts.floor}`);
   if (!(opts.step > 0) || !(opts.max >= 0)) throw new RangeError(`the bias step must be > 0 and its max >= 0, got ${opts.step} and ${opts.max}`);
   for (const c of opts.classes) if (!(Number.isInteger(c) && c >= 0 && c < n)) throw new RangeError(`class index ${c} is not one of 0..${n - 1}`);
+  const classes = [...new Set(opts.classes)];
   const steps = new Array<number>(n).fill(0);
   const limit = Math.floor(opts.max / opts.step + 1e-9);
   const biasOf = (): number[] => steps.map((k) => Math.round(k * opts.step * 1e6) / 1e6);
   for (;;) {
     const report = heldOutReport(input, tau, biasOf());
-    const below = opts.classes.filter((c) => (report.perClass[c]?.recall ?? 0) < opts.floor);
+    const below = classes.filter((c) => (report.perClass[c]?.recall ?? 0) < opts.floor);
     const raisable = below.filter((c) => (steps[c] as number) < limit);
     if (raisable.length === 0) return { tau, bias: biasOf(), report, reached: below.length === 0 };
     for (const c of raisable) steps[c] = (steps[c] as number) + 1;
@@ -134,4 +137,3 @@ export function chooseLogitTau(rows: readonly PriorSweepRow[]): PriorSweepRow {
   if (first === undefined) throw new RangeError('no tau was evaluated');
   return rows.reduce((best, r) => (r.report.f1Macro > best.report.f1Macro || (r.report.f1Macro === best.report.f1Macro && r.tau < best.tau) ? r : best), first);
 }
-

@@ -215,6 +215,14 @@ describe('resume settings', () => {
       'resume: finetuneClassBias unset -> {} (not in the checkpoint: what its run did)',
       "resume: labelSmoothing unset -> 0 (not in the checkpoint: today's default)",
     ]);
+    // new fine-tune classes take the class bias given with them, not the checkpoint's (chosen for its classes)
+    const logs3: string[] = [];
+    const withBias = { ...saved, finetuneClassBias: { snail: 0.55 } };
+    const crab = defaultConfig({ finetune: { classes: ['crab', 'worm'] } });
+    expect(resumedConfig(withBias, crab, new Set(['finetune'] as const), (m) => logs3.push(m)).finetuneClassBias).toEqual({});
+    expect(logs3).toContain('resume: finetuneClassBias {"snail":0.55} -> {} (follows the fine-tune classes given)');
+    expect(resumedConfig(withBias, { ...crab, finetuneClassBias: { crab: 1 } }, new Set(['finetune', 'finetuneClassBias'] as const), () => undefined).finetuneClassBias).toEqual({ crab: 1 });
+    expect(resumedConfig(withBias, crab, new Set(), () => undefined).finetuneClassBias).toEqual({ snail: 0.55 });
     // a run keeps its data split: an explicit --holdout that differs is refused
     expect(() => resumedConfig(saved, { ...given, holdout: 0.2 }, new Set(['holdout'] as const), () => undefined)).toThrow(/--holdout 0.2 differs from the checkpoint's \(none\)/);
     expect(resumedConfig({ ...saved, holdout: 0.2 }, { ...given, holdout: 0.2 }, new Set(['holdout'] as const), () => undefined).holdout).toBe(0.2);

@@ -74,11 +74,13 @@ export function resumedConfig(
     );
   }
   const merged: TrainConfig = { ...given, ...LEGACY_DEFAULTS, ...saved };
-  for (const key of explicit) (merged as unknown as Record<string, unknown>)[key] = given[key];
+  // The class bias belongs to the classes it was chosen for: new classes take the given one.
+  const follows = explicit.has('finetune') && !explicit.has('finetuneClassBias') ? (['finetuneClassBias'] as const) : [];
+  for (const key of [...explicit, ...follows]) (merged as unknown as Record<string, unknown>)[key] = given[key];
   for (const key of Object.keys(merged) as Array<keyof TrainConfig>) {
     const [was, now] = [JSON.stringify(saved[key]), JSON.stringify(merged[key])];
     if (was === now) continue;
-    const why = explicit.has(key) ? 'given explicitly' : key in LEGACY_DEFAULTS ? 'not in the checkpoint: what its run did' : "not in the checkpoint: today's default";
+    const why = explicit.has(key) ? 'given explicitly' : (follows as readonly string[]).includes(key) ? 'follows the fine-tune classes given' : key in LEGACY_DEFAULTS ? 'not in the checkpoint: what its run did' : "not in the checkpoint: today's default";
     log(`resume: ${key} ${was ?? 'unset'} -> ${now ?? 'unset'} (${why})`);
   }
   return merged;
@@ -178,7 +180,7 @@ async function trainInFolder(opts: RunOptions): Promise<RunReport> {
   // Every frame must fit through the transport, with the settings the run goes on with.
   checkFrameBudget(config, opts.maxMessageBytes ?? MAX_MESSAGE_BYTES);
   // A class bias naming no added class fails now, not after the CIFAR-10 phase.
-  checkClassBias(config);
+  await checkClassBias(config);
   const completed: PhaseReport[] = resumeFrom ? [...resumeFrom.state.completed] : [];
   let modelId = 0;
 
@@ -242,7 +244,7 @@ async function trainInFolder(opts: RunOptions): Promise<RunReport> {
     const progress: PhaseProgress = await runner.run();
     if (adjust) {
       runner.adjustOutputBias(adjust);
-      const bias = Object.entries(config.finetuneClassBias ?? {}).map(([k, v]) => `${k} +${v}`).join(', ');
+      const bias = Object.entries(config.finetuneClassBias ?? {}).map(([k, v]) => `${k} ${v >= 0 ? '+' : ''}${v}`).join(', ');
       log(`logit adjustment (tau ${config.finetuneLogitTau ?? 0}${bias ? `, class bias ${bias}` : ''}): output bias lowered by ${adjust.map((a) => a.toFixed(4)).join(' ')}`);
     }
     const test = await runner.evaluateReport(data.test);
