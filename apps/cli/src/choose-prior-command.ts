@@ -77,32 +77,16 @@ export async function choosePriorCommand(argv: readonly string[], io: CommandIo)
     }
     const { repeats, adjust } = finetunePrior(config, train.labels, train.classNames);
     const logits = await predictLogits(loaded.model, normalizeImages(heldOut.images.subarray(0, heldOut.count * IMAGE_BYTES), heldOut.count), heldOut.count);
-    const rows = sweepLogitTau({
-      logits,
-      labels: heldOut.labels,
-      classNames: heldOut.classNames,
-      trainLabels: train.labels,
-      repeats,
-      applied: adjust,
-      taus: SWEEP_TAUS,
-    });
+    const input = { logits, labels: heldOut.labels, classNames: heldOut.classNames, trainLabels: train.labels, repeats, applied: adjust };
+    const rows = sweepLogitTau({ ...input, taus: SWEEP_TAUS });
     const chosen = chooseLogitTau(rows).tau;
     const added = heldOut.classNames.map((_, c) => c).slice(10);
     const withFloor = SWEEP_TAUS.map((tau) => {
-      const choice = chooseClassBias(
-        { logits, labels: heldOut.labels, classNames: heldOut.classNames, trainLabels: train.labels, repeats, applied: adjust },
-        tau,
-        { classes: added, floor: ADDED_RECALL_FLOOR, step: BIAS_STEP, max: BIAS_MAX },
-      );
+      const choice = chooseClassBias(input, tau, { classes: added, floor: ADDED_RECALL_FLOOR, step: BIAS_STEP, max: BIAS_MAX });
       const names = Object.fromEntries(added.filter((c) => choice.bias[c] !== 0).map((c) => [heldOut.classNames[c] as string, choice.bias[c] as number]));
       return { ...choice, names };
     });
-    const result: ChoosePriorResult = {
-      heldOut: { fraction: config.holdout, images: heldOut.count },
-      rows,
-      chosen,
-      withFloor,
-    };
+    const result: ChoosePriorResult = { heldOut: { fraction: config.holdout, images: heldOut.count }, rows, chosen, withFloor };
     if (o.json) io.out(`${JSON.stringify(result, null, 1)}\n`);
     else io.out(formatSweep(result, heldOut.classNames.slice(10)));
     return result;

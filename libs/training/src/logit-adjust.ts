@@ -61,17 +61,24 @@ export function finetunePrior(
  *   value that is not finite
  */
 export function classBiasVector(bias: Readonly<Record<string, number>>, classNames: readonly string[]): number[] {
-  const added = classNames.slice(10);
   const out = new Array<number>(classNames.length).fill(0);
-  for (const [name, value] of Object.entries(bias)) {
+  for (const [c, value] of addedClassBias(bias, classNames.slice(10))) out[c + 10] = value;
+  return out;
+}
+
+/**
+ * Each bias entry as [index among `added`, nats].
+ * @throws TrainingError E_TRAIN_CONFIG as classBiasVector
+ */
+function addedClassBias(bias: Readonly<Record<string, number>>, added: readonly string[]): Array<[number, number]> {
+  return Object.entries(bias).map(([name, value]) => {
     const c = added.indexOf(name);
     if (c < 0) {
       throw new TrainingError('E_TRAIN_CONFIG', `--class-bias names '${name}', which is not an added class of this fine-tune (${added.join(', ')})`);
     }
     if (!Number.isFinite(value)) throw new TrainingError('E_TRAIN_CONFIG', `--class-bias gives ${name} the value ${value}, not a finite number of nats`);
-    out[c + 10] = value;
-  }
-  return out;
+    return [c, value];
+  });
 }
 
 /**
@@ -95,7 +102,7 @@ export async function checkClassBias(config: Pick<TrainConfig, 'dataDir' | 'fine
   } else {
     added = (config.finetune.classes ?? DEFAULT_FINETUNE_CLASSES).map((a) => a.trim());
   }
-  classBiasVector(bias, [...Array.from({ length: 10 }, (_, c) => `cifar10-${c}`), ...added]);
+  addedClassBias(bias, added);
 }
 
 /** A class bias as `--class-bias` takes it: `name=nats,...` in insertion order, or `none`. */

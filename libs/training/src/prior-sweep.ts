@@ -50,9 +50,10 @@ function checkLogits(input: Pick<PriorSweepInput, 'logits' | 'labels' | 'classNa
  * The held-out report with the saved model's applied adjustment undone, the adjustment of `tau`
  * applied instead and `bias[c]` nats added to class c's logit (none when bias is null). Loss as
  * sweepLogitTau's.
- * @throws RangeError from logitAdjustment
+ * @throws RangeError when logits and labels disagree in length, or from logitAdjustment
  */
 export function heldOutReport(input: Omit<PriorSweepInput, 'taus'>, tau: number, bias: readonly number[] | null): ClassificationReport {
+  checkLogits(input);
   const n = input.classNames.length;
   const count = input.labels.length;
   const target = logitAdjustment(input.trainLabels, input.repeats, tau);
@@ -109,7 +110,6 @@ export function chooseClassBias(
   tau: number,
   opts: { classes: readonly number[]; floor: number; step: number; max: number },
 ): ClassBiasChoice {
-  checkLogits(input);
   const n = input.classNames.length;
   if (!(opts.floor >= 0 && opts.floor <= 1)) throw new RangeError(`the recall floor must be in [0, 1], got ${opts.floor}`);
   if (!(opts.step > 0) || !(opts.max >= 0)) throw new RangeError(`the bias step must be > 0 and its max >= 0, got ${opts.step} and ${opts.max}`);

@@ -75,12 +75,12 @@ export function resumedConfig(
   }
   const merged: TrainConfig = { ...given, ...LEGACY_DEFAULTS, ...saved };
   // The class bias belongs to the classes it was chosen for: new classes take the given one.
-  const follows = explicit.has('finetune') && !explicit.has('finetuneClassBias') ? (['finetuneClassBias'] as const) : [];
-  for (const key of [...explicit, ...follows]) (merged as unknown as Record<string, unknown>)[key] = given[key];
+  const biasFollows = explicit.has('finetune') && !explicit.has('finetuneClassBias');
+  for (const key of biasFollows ? [...explicit, 'finetuneClassBias' as const] : explicit) (merged as unknown as Record<string, unknown>)[key] = given[key];
   for (const key of Object.keys(merged) as Array<keyof TrainConfig>) {
     const [was, now] = [JSON.stringify(saved[key]), JSON.stringify(merged[key])];
     if (was === now) continue;
-    const why = explicit.has(key) ? 'given explicitly' : (follows as readonly string[]).includes(key) ? 'follows the fine-tune classes given' : key in LEGACY_DEFAULTS ? 'not in the checkpoint: what its run did' : "not in the checkpoint: today's default";
+    const why = explicit.has(key) ? 'given explicitly' : biasFollows && key === 'finetuneClassBias' ? 'follows the fine-tune classes given' : key in LEGACY_DEFAULTS ? 'not in the checkpoint: what its run did' : "not in the checkpoint: today's default";
     log(`resume: ${key} ${was ?? 'unset'} -> ${now ?? 'unset'} (${why})`);
   }
   return merged;
