@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadHoldoutSplit } from '@cifar-dist/data';
 import { defaultConfig, InProcessLink, runTraining, WorkerPool, type RunReport, type TrainConfig } from '@cifar-dist/training';
 import { useBackend } from './backend.js';
-import { ADDED_RECALL_FLOOR, choosePriorCommand, SWEEP_TAUS } from './choose-prior-command.js';
+import { ADDED_RECALL_GOAL, choosePriorCommand, SWEEP_TAUS } from './choose-prior-command.js';
 import { captureIo, makeTempDir, removeDir, SHARED_DATA_DIR } from './spec-helpers.js';
 
 let dir: string;
@@ -68,27 +68,43 @@ describe('recipe selection never reads the test files', () => {
     expect(report.config.holdout).toBe(0.2);
   });
 
-  it('choose-prior sweeps tau on the same held-out split; at the run\'s own tau (the default 0.2) it agrees with report.json', async () => {
+  it('choose-prior sweeps tau on the same held-out split; at the run\'s own tau (the default 0) it agrees with report.json', async () => {
     const io = captureIo();
     const result = await choosePriorCommand(['node', 'choose-prior', '--run', run(), '--json'], io);
     expect(result?.rows.map((r) => r.tau)).toEqual(SWEEP_TAUS);
     expect(SWEEP_TAUS).toContain(result?.chosen);
     const test = report.phases[1]?.test;
-    expect(report.config.finetuneLogitTau).toBe(0.2);
+    expect(report.config.finetuneLogitTau).toBe(0);
     const atRunTau = result?.rows.find((r) => r.tau === report.config.finetuneLogitTau)?.report;
     expect(atRunTau?.confusionMatrix).toEqual(test?.confusionMatrix);
     expect(atRunTau?.loss).toBeCloseTo(test?.loss as number, 4);
     expect(JSON.parse(io.stdout()).chosen).toBe(result?.chosen);
+    // The default floor: the goal plus one standard error at the smallest added class's held-out count.
+    const { heldOut } = await loadHoldoutSplit(trainOnly, 'finetune', {}, 0.2, { limit: 300 });
+    const fewest = Math.min(...[10, 11, 12, 13].map((c) => heldOut.labels.subarray(0, heldOut.count).filter((l) => l === c).length));
+    expect(fewest).toBeGreaterThan(0);
+    expect(result?.recallFloor).toBeCloseTo(ADDED_RECALL_GOAL + Math.sqrt((ADDED_RECALL_GOAL * (1 - ADDED_RECALL_GOAL)) / fewest), 12);
     // The class bias at each tau: on the 0.05-nat grid, each added class either at the floor or at the 3-nat ceiling.
     expect(result?.withFloor.map((c) => c.tau)).toEqual(SWEEP_TAUS);
     for (const choice of result?.withFloor ?? []) {
       expect(choice.bias.slice(0, 10)).toEqual(new Array(10).fill(0));
       for (const [c, b] of choice.bias.entries()) {
         expect(Math.abs(b / 0.05 - Math.round(b / 0.05))).toBeLessThan(1e-9);
-        if (c >= 10) expect((choice.report.perClass[c]?.recall ?? 0) >= ADDED_RECALL_FLOOR || b === 3).toBe(true);
+        if (c >= 10) expect((choice.report.perClass[c]?.recall ?? 0) >= (result?.recallFloor as number) || b === 3).toBe(true);
       }
-      expect(choice.reached).toBe(choice.report.perClass.slice(10).every((m) => m.recall >= ADDED_RECALL_FLOOR));
+      expect(choice.reached).toBe(choice.report.perClass.slice(10).every((m) => m.recall >= (result?.recallFloor as number)));
     }
+  });
+
+  it('choose-prior --recall-floor sets the held-out recall the class bias aims at; a value outside [0, 1] is a usage error', async () => {
+    const io = captureIo();
+    const result = await choosePriorCommand(['node', 'choose-prior', '--run', run(), '--recall-floor', '0.7'], io);
+    expect(result?.recallFloor).toBe(0.7);
+    expect(io.stdout()).toContain('lifts every added class to held-out recall 0.700');
+    for (const choice of result?.withFloor ?? []) {
+      expect(choice.reached).toBe(choice.report.perClass.slice(10).every((m) => m.recall >= 0.7));
+    }
+    await expect(choosePriorCommand(['node', 'choose-prior', '--run', run(), '--recall-floor', '1.5'], captureIo())).rejects.toThrow(/expected a number from 0 to 1, got '1.5'/);
   });
 
   it('choose-prior refuses a run evaluated on the test set', async () => {

@@ -30,3 +30,10 @@ export function positiveInt(value: string): number {
   }
   return n;
 }
+
+/** commander argParser for a recall, precision or fraction: a number in [0, 1]. */
+export function unitInterval(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`expected a number from 0 to 1, got '${value}'`);
+  return n;
+}

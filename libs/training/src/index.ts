@@ -25,4 +25,4 @@ export * from './run-folder.js';
 export * from './frame-budget.js';
 export * from './duration.js';
 export { finetunePrior, logitAdjustment, classBiasVector, checkClassBias, formatClassBias } from './logit-adjust.js';
-export { sweepLogitTau, chooseLogitTau, chooseClassBias, heldOutReport, type PriorSweepInput, type PriorSweepRow, type ClassBiasChoice } from './prior-sweep.js';
+export { sweepLogitTau, chooseLogitTau, chooseClassBias, heldOutReport, recallFloorWithMargin, type PriorSweepInput, type PriorSweepRow, type ClassBiasChoice } from './prior-sweep.js';

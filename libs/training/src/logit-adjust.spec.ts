@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultConfig, DEFAULT_CLASS_BIAS } from './config.js';
 import { checkClassBias, classBiasVector, finetunePrior, formatClassBias, logitAdjustment } from './logit-adjust.js';
 import { SHARED_DATA } from './test-support.js';
-import { chooseClassBias, chooseLogitTau, heldOutReport, sweepLogitTau } from './prior-sweep.js';
+import { chooseClassBias, chooseLogitTau, heldOutReport, recallFloorWithMargin, sweepLogitTau } from './prior-sweep.js';
 
 /** Labels of a 3-class set: 10 of class 0, 10 of class 1, 1 of class 2. */
 const LABELS = Uint8Array.from([...new Array<number>(10).fill(0), ...new Array<number>(10).fill(1), 2]);
@@ -131,6 +131,22 @@ describe('finetunePrior with a class bias', () => {
     expect(defaultConfig({ finetuneClassBias: { worm: 1 } }).finetuneClassBias).toEqual({ worm: 1 });
     expect(formatClassBias({ snail: 0.9, worm: 0.5 })).toBe('snail=0.9,worm=0.5');
     expect(formatClassBias({})).toBe('none');
+  });
+});
+
+describe('recallFloorWithMargin', () => {
+  it('is the goal plus the binomial standard error at the goal: 0.6 on 100 images -> 0.6 + sqrt(0.0024) = 0.64899', () => {
+    expect(recallFloorWithMargin(0.6, 100)).toBeCloseTo(0.648990, 6);
+    expect(recallFloorWithMargin(0.5, 25)).toBeCloseTo(0.6, 12);
+    // no margin where the recall cannot vary; never above 1
+    expect(recallFloorWithMargin(1, 3)).toBe(1);
+    expect(recallFloorWithMargin(0.9, 1)).toBe(1);
+  });
+
+  it('refuses a goal outside [0, 1] and a count that is not a positive integer', () => {
+    expect(() => recallFloorWithMargin(1.2, 100)).toThrow(/recall goal must be in \[0, 1\], got 1.2/);
+    expect(() => recallFloorWithMargin(0.6, 0)).toThrow(/positive integer, got 0/);
+    expect(() => recallFloorWithMargin(0.6, 2.5)).toThrow(/positive integer, got 2.5/);
   });
 });
 
