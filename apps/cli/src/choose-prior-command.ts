@@ -25,6 +25,9 @@ interface ChoosePriorOptions {
  */
 export const ADDED_RECALL_GOAL = 0.6;
 
+/** Below this many held-out images of an added class the default floor's margin is a warning's matter. */
+const FEW_HELD_OUT = 30;
+
 /** Grid (nats) and ceiling of the per-class bias search (chooseClassBias). */
 const BIAS_STEP = 0.05;
 const BIAS_MAX = 3;
@@ -64,7 +67,7 @@ export interface ChoosePriorResult {
  */
 export async function choosePriorCommand(argv: readonly string[], io: CommandIo): Promise<ChoosePriorResult | null> {
   const program = new Command('choose-prior')
-    .description("Choose the fine-tune's logit-adjustment tau, and the class bias that lifts every added class to recall 0.6 with a margin, on the held-out split of a --holdout run")
+    .description(`Choose the fine-tune's logit-adjustment tau, and the class bias that lifts every added class to recall ${ADDED_RECALL_GOAL} with a margin, on the held-out split of a --holdout run`)
     .requiredOption('--run <dir>', 'run folder of a run trained with --holdout (report.json + model-finetune)')
     .option('--data-dir <dir>', "CIFAR data directory (default: the run's)")
     .option('--json', 'print the sweep as JSON')
@@ -93,10 +96,11 @@ export async function choosePriorCommand(argv: readonly string[], io: CommandIo)
     const rows = sweepLogitTau({ ...input, taus: SWEEP_TAUS });
     const chosen = chooseLogitTau(rows).tau;
     const added = heldOut.classNames.map((_, c) => c).slice(10);
-    const counts = added.map((c) => heldOut.labels.subarray(0, heldOut.count).filter((l) => l === c).length);
-    const empty = added.filter((_, i) => counts[i] === 0).map((c) => heldOut.classNames[c]);
-    if (empty.length > 0) throw new CliError('E_CLI_DATA', `the held-out split has no image of ${empty.join(', ')}: use a larger --holdout`);
-    const fewest = Math.min(...counts);
+    // Every class has at least one held-out image (loadHoldoutSplit holds out ceil(n * fraction)).
+    const fewest = Math.min(...added.map((c) => heldOut.labels.filter((l) => l === c).length));
+    if (o.recallFloor === undefined && fewest < FEW_HELD_OUT) {
+      io.err(`warning: an added class has only ${fewest} held-out images: the recall floor ${formatFixed(recallFloorWithMargin(ADDED_RECALL_GOAL, fewest), 3)} (goal plus one standard error) rests on too few to mean much; give --recall-floor, or train with a larger --holdout\n`);
+    }
     const recallFloor = o.recallFloor ?? recallFloorWithMargin(ADDED_RECALL_GOAL, fewest);
     const withFloor = SWEEP_TAUS.map((tau) => {
       const choice = chooseClassBias(input, tau, { classes: added, floor: recallFloor, step: BIAS_STEP, max: BIAS_MAX });

@@ -30,6 +30,8 @@ const config = (dataDir: string, holdout?: number): TrainConfig =>
     balanceShards: false,
     // No class bias: the sweep's rows (tau alone) then reproduce the run's own figures exactly.
     finetuneClassBias: {},
+    // A tau that moves the prior (the default, 0, would leave only the oversampling to undo).
+    finetuneLogitTau: 0.2,
   });
 
 beforeAll(async () => {
@@ -68,13 +70,13 @@ describe('recipe selection never reads the test files', () => {
     expect(report.config.holdout).toBe(0.2);
   });
 
-  it('choose-prior sweeps tau on the same held-out split; at the run\'s own tau (the default 0) it agrees with report.json', async () => {
+  it('choose-prior sweeps tau on the same held-out split; at the run\'s own tau (0.2 here) it agrees with report.json', async () => {
     const io = captureIo();
     const result = await choosePriorCommand(['node', 'choose-prior', '--run', run(), '--json'], io);
     expect(result?.rows.map((r) => r.tau)).toEqual(SWEEP_TAUS);
     expect(SWEEP_TAUS).toContain(result?.chosen);
     const test = report.phases[1]?.test;
-    expect(report.config.finetuneLogitTau).toBe(0);
+    expect(report.config.finetuneLogitTau).toBe(0.2);
     const atRunTau = result?.rows.find((r) => r.tau === report.config.finetuneLogitTau)?.report;
     expect(atRunTau?.confusionMatrix).toEqual(test?.confusionMatrix);
     expect(atRunTau?.loss).toBeCloseTo(test?.loss as number, 4);
@@ -82,7 +84,10 @@ describe('recipe selection never reads the test files', () => {
     // The default floor: the goal plus one standard error at the smallest added class's held-out count.
     const { heldOut } = await loadHoldoutSplit(trainOnly, 'finetune', {}, 0.2, { limit: 300 });
     const fewest = Math.min(...[10, 11, 12, 13].map((c) => heldOut.labels.subarray(0, heldOut.count).filter((l) => l === c).length));
+    // This small fixture holds out fewer than 30 images of some added class: the floor comes with a warning.
     expect(fewest).toBeGreaterThan(0);
+    expect(fewest).toBeLessThan(30);
+    expect(io.stderr()).toContain(`warning: an added class has only ${fewest} held-out images`);
     expect(result?.recallFloor).toBeCloseTo(ADDED_RECALL_GOAL + Math.sqrt((ADDED_RECALL_GOAL * (1 - ADDED_RECALL_GOAL)) / fewest), 12);
     // The class bias at each tau: on the 0.05-nat grid, each added class either at the floor or at the 3-nat ceiling.
     expect(result?.withFloor.map((c) => c.tau)).toEqual(SWEEP_TAUS);
@@ -101,10 +106,18 @@ describe('recipe selection never reads the test files', () => {
     const result = await choosePriorCommand(['node', 'choose-prior', '--run', run(), '--recall-floor', '0.7'], io);
     expect(result?.recallFloor).toBe(0.7);
     expect(io.stdout()).toContain('lifts every added class to held-out recall 0.700');
+    expect(io.stderr()).not.toContain('warning');
     for (const choice of result?.withFloor ?? []) {
+      for (const c of [10, 11, 12, 13]) expect((choice.report.perClass[c]?.recall ?? 0) >= 0.7 || choice.bias[c] === 3).toBe(true);
       expect(choice.reached).toBe(choice.report.perClass.slice(10).every((m) => m.recall >= 0.7));
     }
-    await expect(choosePriorCommand(['node', 'choose-prior', '--run', run(), '--recall-floor', '1.5'], captureIo())).rejects.toThrow(/expected a number from 0 to 1, got '1.5'/);
+    // Floor 0 needs no bias at any tau.
+    const none = await choosePriorCommand(['node', 'choose-prior', '--run', run(), '--recall-floor', '0', '--json'], captureIo());
+    expect(none?.withFloor.every((c) => c.bias.every((b) => b === 0) && c.reached)).toBe(true);
+    expect(JSON.parse(JSON.stringify(none)).recallFloor).toBe(0);
+    for (const bad of ['1.5', '-0.1', 'NaN', '']) {
+      await expect(choosePriorCommand(['node', 'choose-prior', '--run', run(), '--recall-floor', bad], captureIo())).rejects.toThrow(`expected a number from 0 to 1, got '${bad}'`);
+    }
   });
 
   it('choose-prior refuses a run evaluated on the test set', async () => {
