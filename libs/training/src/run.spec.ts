@@ -204,8 +204,8 @@ describe('resume settings', () => {
     const merged = resumedConfig(saved, given, new Set(['epochs'] as const), (m) => logs.push(m));
     expect(merged).toMatchObject({ epochs: 9, finetuneEpochs: 1, trainLimit: 5000, dataDir: SHARED_DATA });
     expect(logs).toEqual([`resume: epochs ${config.epochs} -> 9 (given explicitly)`]);
-    // a checkpoint from before tau existed resumes with what its run did (tau 0), not today's 0.4
-    // and no class bias, not today's default one
+    // a checkpoint from before tau existed resumes with what its run did (tau 0), not today's
+    // default, and no class bias, not today's default one
     const { finetuneLogitTau: _tau, labelSmoothing: _ls, finetuneClassBias: _bias, ...older } = saved;
     const logs2: string[] = [];
     const resumed = resumedConfig(older as typeof saved, given, new Set(), (m) => logs2.push(m));
@@ -223,6 +223,14 @@ describe('resume settings', () => {
     expect(logs3).toContain('resume: finetuneClassBias {"snail":0.55} -> {} (follows the fine-tune classes given)');
     expect(resumedConfig(withBias, { ...crab, finetuneClassBias: { crab: 1 } }, new Set(['finetune', 'finetuneClassBias'] as const), () => undefined).finetuneClassBias).toEqual({ crab: 1 });
     expect(resumedConfig(withBias, crab, new Set(), () => undefined).finetuneClassBias).toEqual({ snail: 0.55 });
+    // --no-logit-adjust on a resume takes the bias off with the adjustment it rides on (one given with it is then refused by checkClassBias)
+    const logs4: string[] = [];
+    const noAdjust = defaultConfig({ finetuneLogitAdjust: false });
+    const off = resumedConfig(withBias, noAdjust, new Set(['finetuneLogitAdjust'] as const), (m) => logs4.push(m));
+    expect([off.finetuneLogitAdjust, off.finetuneClassBias]).toEqual([false, {}]);
+    expect(logs4).toContain('resume: finetuneClassBias {"snail":0.55} -> {} (follows --no-logit-adjust)');
+    expect(resumedConfig(withBias, { ...noAdjust, finetuneClassBias: { snail: 1 } }, new Set(['finetuneLogitAdjust', 'finetuneClassBias'] as const), () => undefined).finetuneClassBias).toEqual({ snail: 1 });
+    expect(resumedConfig(withBias, defaultConfig(), new Set(['finetuneLogitAdjust'] as const), () => undefined).finetuneClassBias).toEqual({ snail: 0.55 });
     // a run keeps its data split: an explicit --holdout that differs is refused
     expect(() => resumedConfig(saved, { ...given, holdout: 0.2 }, new Set(['holdout'] as const), () => undefined)).toThrow(/--holdout 0.2 differs from the checkpoint's \(none\)/);
     expect(resumedConfig({ ...saved, holdout: 0.2 }, { ...given, holdout: 0.2 }, new Set(['holdout'] as const), () => undefined).holdout).toBe(0.2);

@@ -57,7 +57,9 @@ const LEGACY_DEFAULTS: Partial<TrainConfig> = { finetuneLogitTau: 0, finetuneCla
 /**
  * The config a resumed run continues with: the checkpoint's, except the settings given explicitly;
  * a setting the checkpoint does not hold (one added since it was written) takes what its run did
- * (LEGACY_DEFAULTS) or else today's default. Logs every setting that differs, and why.
+ * (LEGACY_DEFAULTS) or else today's default. The class bias follows new fine-tune classes or an
+ * explicit `--no-logit-adjust` (taking `given`'s) unless it is given itself. Logs every setting
+ * that differs, and why.
  * @throws TrainingError E_TRAIN_CONFIG when an explicit --holdout differs from the checkpoint's
  */
 export function resumedConfig(
@@ -74,13 +76,16 @@ export function resumedConfig(
     );
   }
   const merged: TrainConfig = { ...given, ...LEGACY_DEFAULTS, ...saved };
-  // The class bias belongs to the classes it was chosen for: new classes take the given one.
-  const biasFollows = explicit.has('finetune') && !explicit.has('finetuneClassBias');
+  // The class bias belongs to the classes it was chosen for and rides on the adjustment: new classes,
+  // or the adjustment turned off, take the given one (defaultConfig's: none without the adjustment).
+  const followsClasses = explicit.has('finetune');
+  const followsNoAdjust = explicit.has('finetuneLogitAdjust') && !given.finetuneLogitAdjust;
+  const biasFollows = (followsClasses || followsNoAdjust) && !explicit.has('finetuneClassBias');
   for (const key of biasFollows ? [...explicit, 'finetuneClassBias' as const] : explicit) (merged as unknown as Record<string, unknown>)[key] = given[key];
   for (const key of Object.keys(merged) as Array<keyof TrainConfig>) {
     const [was, now] = [JSON.stringify(saved[key]), JSON.stringify(merged[key])];
     if (was === now) continue;
-    const why = explicit.has(key) ? 'given explicitly' : biasFollows && key === 'finetuneClassBias' ? 'follows the fine-tune classes given' : key in LEGACY_DEFAULTS ? 'not in the checkpoint: what its run did' : "not in the checkpoint: today's default";
+    const why = explicit.has(key) ? 'given explicitly' : biasFollows && key === 'finetuneClassBias' ? (followsClasses ? 'follows the fine-tune classes given' : 'follows --no-logit-adjust') : key in LEGACY_DEFAULTS ? 'not in the checkpoint: what its run did' : "not in the checkpoint: today's default";
     log(`resume: ${key} ${was ?? 'unset'} -> ${now ?? 'unset'} (${why})`);
   }
   return merged;
