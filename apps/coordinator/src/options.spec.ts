@@ -98,6 +98,7 @@ describe('explicitConfigKeys', () => {
     expect(() => parse(['--class-bias', 'snail=x'])).toThrow("--class-bias: 'snail=x' is not name=nats");
     expect(() => parse(['--class-bias', 'snail=Infinity'])).toThrow("--class-bias: 'snail=Infinity' is not name=nats");
     expect(() => parse(['--class-bias', 'snail=1,snail=2'])).toThrow('--class-bias gives snail twice');
+    expect(() => parse(['--class-bias', 'snail=1', '--class-bias', 'worm=1'])).toThrow('--class-bias is given more than once: give one comma-separated list');
     expect(() => parse(['--class-bias', ''])).toThrow("--class-bias: '' is not name=nats");
     // an own property, which the run then refuses as no added class (not a silently dropped prototype)
     expect(Object.keys(configFromOptions(parse(['--class-bias', '__proto__=1']), {}).finetuneClassBias ?? {})).toEqual(['__proto__']);

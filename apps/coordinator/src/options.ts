@@ -101,9 +101,11 @@ const openUnitInterval = (name: string) => (value: string): number => {
 };
 /**
  * `--class-bias`: `name=nats,name=nats` (e.g. `snail=0.9,worm=0.5`), or `none`. Each name once,
- * each value a finite number; whether the names are added classes is checked when the run starts.
+ * each value a finite number, the option once (`previous`: commander's value so far, set when the
+ * option was already given); whether the names are added classes is checked when the run starts.
  */
-export function parseClassBias(value: string): Record<string, number> {
+export function parseClassBias(value: string, previous?: Record<string, number>): Record<string, number> {
+  if (previous !== undefined) throw new InvalidArgumentError('--class-bias is given more than once: give one comma-separated list');
   const text = value.trim();
   if (text === 'none') return {};
   const out = new Map<string, number>();
