@@ -96,12 +96,13 @@ export async function choosePriorCommand(argv: readonly string[], io: CommandIo)
     const rows = sweepLogitTau({ ...input, taus: SWEEP_TAUS });
     const chosen = chooseLogitTau(rows).tau;
     const added = heldOut.classNames.map((_, c) => c).slice(10);
-    // Every class has at least one held-out image (loadHoldoutSplit holds out ceil(n * fraction)).
-    const fewest = Math.min(...added.map((c) => heldOut.labels.filter((l) => l === c).length));
-    if (o.recallFloor === undefined && fewest < FEW_HELD_OUT) {
-      io.err(`warning: an added class has only ${fewest} held-out images: the recall floor ${formatFixed(recallFloorWithMargin(ADDED_RECALL_GOAL, fewest), 3)} (goal plus one standard error) rests on too few to mean much; give --recall-floor, or train with a larger --holdout\n`);
-    }
+    // Each class's held-out count is its support in any row's report; every class has at least one
+    // held-out image (loadHoldoutSplit holds out ceil(n * fraction)).
+    const fewest = Math.min(...added.map((c) => rows[0]?.report.perClass[c]?.support ?? 0));
     const recallFloor = o.recallFloor ?? recallFloorWithMargin(ADDED_RECALL_GOAL, fewest);
+    if (o.recallFloor === undefined && fewest < FEW_HELD_OUT) {
+      io.err(`warning: an added class has only ${fewest} held-out images: the recall floor ${formatFixed(recallFloor, 3)} (goal plus one standard error) rests on too few to mean much; give --recall-floor, or train with a larger --holdout\n`);
+    }
     const withFloor = SWEEP_TAUS.map((tau) => {
       const choice = chooseClassBias(input, tau, { classes: added, floor: recallFloor, step: BIAS_STEP, max: BIAS_MAX });
       const names = Object.fromEntries(added.filter((c) => choice.bias[c] !== 0).map((c) => [heldOut.classNames[c] as string, choice.bias[c] as number]));
