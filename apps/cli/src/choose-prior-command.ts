@@ -3,7 +3,19 @@ import { Command, Option } from 'commander';
 import { IMAGE_BYTES, loadHoldoutSplit, normalizeImages, resolveDataDir } from '@cifar-dist/data';
 import { formatFixed } from '@cifar-dist/metrics';
 import { BACKEND_NAMES, predictLogits, type BackendName } from '@cifar-dist/model';
-import { chooseClassBias, chooseLogitTau, finetunePrior, formatClassBias, recallFloorWithMargin, sweepLogitTau, type ClassBiasChoice, type PriorSweepRow } from '@cifar-dist/training';
+import {
+  chooseClassBias,
+  chooseLogitTau,
+  chooseRecallFloor,
+  finetunePrior,
+  formatClassBias,
+  recallFloorWithMargin,
+  REFERENCE,
+  sweepLogitTau,
+  type ClassBiasChoice,
+  type PriorSweepRow,
+  type RecallFloorTrial,
+} from '@cifar-dist/training';
 import { useBackend } from './backend.js';
 import type { CommandIo } from './command-io.js';
 import { CliError } from './errors.js';
@@ -16,14 +28,29 @@ interface ChoosePriorOptions {
   json?: boolean;
   backend: BackendName;
   recallFloor?: number;
+  precisionFloor: number;
 }
 
 /**
  * The added-class test recall issue 15 asks of the default run. The class bias is chosen to reach
- * it plus one standard error on the held-out images (recallFloorWithMargin), unless --recall-floor
+ * it with a margin on the held-out images (chooseRecallFloor: from one standard error up to two
+ * of the held-out/test gap, as far as the held-out macro precision allows), unless --recall-floor
  * names the held-out recall itself.
  */
 export const ADDED_RECALL_GOAL = 0.6;
+
+/**
+ * The widest margin the floor search tries, in standard errors of one held-out recall: two
+ * standard errors of the gap between a held-out and a test recall measured on as many images,
+ * each with its own error (2 sqrt 2).
+ */
+const MAX_MARGIN = 2 * Math.SQRT2;
+
+/**
+ * The held-out macro precision the floor search keeps: the reference's 14-class test macro
+ * precision (0.7341, from its confusion matrix, REFERENCE), the figure the class bias costs most.
+ */
+export const REFERENCE_MACRO_PRECISION = REFERENCE.finetune.test.report.precisionMacro;
 
 /** Below this many held-out images of an added class the default floor's margin is a warning's matter. */
 const FEW_HELD_OUT = 30;
@@ -41,10 +68,17 @@ export interface ChoosePriorResult {
   rows: PriorSweepRow[];
   chosen: number;
   /**
-   * The held-out recall the class bias lifts every added class to: `--recall-floor`, else
-   * ADDED_RECALL_GOAL plus one standard error at the smallest added class's held-out count.
+   * The held-out recall the class bias lifts every added class to: `--recall-floor`, else the
+   * floor chosen by floorSearch.
    */
   recallFloor: number;
+  /**
+   * Without --recall-floor, how recallFloor was chosen at the chosen tau (chooseRecallFloor):
+   * floors from ADDED_RECALL_GOAL plus one standard error at the smallest added class's held-out
+   * count (lowest) up to plus MAX_MARGIN of them (highest), one image of that class apart, while
+   * the held-out macro precision stays at or above precisionFloor.
+   */
+  floorSearch?: { lowest: number; highest: number; precisionFloor: number; tried: RecallFloorTrial[]; precisionKept: boolean };
   /**
    * At each tau: the added classes' logit bias that lifts each to recallFloor (by name). The
    * recipe takes the one at the chosen tau: below about 0.5 the bias makes the taus alike.
@@ -59,8 +93,10 @@ export interface ChoosePriorResult {
  * the same split the run trained and evaluated on), undoes the adjustment the run applied, and
  * prints the held-out figures for tau = 0, 0.1, ..., 1 with the one of highest macro F1; then, at
  * each tau, the smallest class bias (`--class-bias`) lifting every added class to held-out recall
- * `--recall-floor` (default: ADDED_RECALL_GOAL plus one standard error, recallFloorWithMargin),
- * and the figures under it, the chosen tau's marked.
+ * `--recall-floor`, and the figures under it, the chosen tau's marked. Without --recall-floor the
+ * floor is chosen at the chosen tau (chooseRecallFloor): the widest margin over ADDED_RECALL_GOAL,
+ * from one standard error to two of the held-out/test gap, at which the held-out macro precision
+ * stays at or above `--precision-floor` (default REFERENCE_MACRO_PRECISION).
  *
  * @throws CliError E_CLI_USAGE when the run was not trained with --holdout (its figures would be
  *   test-set figures), E_CLI_MODEL / E_CLI_DATA as the other commands; CifarDataError
@@ -71,7 +107,13 @@ export async function choosePriorCommand(argv: readonly string[], io: CommandIo)
     .requiredOption('--run <dir>', 'run folder of a run trained with --holdout (report.json + model-finetune)')
     .option('--data-dir <dir>', "CIFAR data directory (default: the run's)")
     .option('--json', 'print the sweep as JSON')
-    .option('--recall-floor <recall>', `held-out recall the class bias lifts every added class to (default: ${ADDED_RECALL_GOAL} plus one standard error on the held-out images)`, unitInterval)
+    .option('--recall-floor <recall>', `held-out recall the class bias lifts every added class to (default: the widest margin over ${ADDED_RECALL_GOAL}, from one standard error on the held-out images to two of the held-out/test gap, that keeps --precision-floor)`, unitInterval)
+    .addOption(
+      new Option('--precision-floor <precision>', 'held-out macro precision the default recall floor must keep (default: the reference\'s test macro precision)')
+        .argParser(unitInterval)
+        .default(REFERENCE_MACRO_PRECISION, formatFixed(REFERENCE_MACRO_PRECISION, 4))
+        .conflicts('recallFloor'),
+    )
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices([...BACKEND_NAMES]).default('wasm'))
     .configureOutput({ writeOut: io.out });
   if (!parseArgs(program, argv)) return null;
@@ -99,22 +141,47 @@ export async function choosePriorCommand(argv: readonly string[], io: CommandIo)
     // Each class's held-out count is its support in any row's report; every class has at least one
     // held-out image (loadHoldoutSplit holds out ceil(n * fraction)).
     const fewest = Math.min(...added.map((c) => rows[0]?.report.perClass[c]?.support ?? 0));
-    const recallFloor = o.recallFloor ?? recallFloorWithMargin(ADDED_RECALL_GOAL, fewest);
-    if (o.recallFloor === undefined && fewest < FEW_HELD_OUT) {
-      io.err(`warning: an added class has only ${fewest} held-out images: the recall floor ${formatFixed(recallFloor, 3)} (goal plus one standard error) rests on too few to mean much; give --recall-floor, or train with a larger --holdout\n`);
-    }
+    const bias = { classes: added, step: BIAS_STEP, max: BIAS_MAX };
+    const floorSearch = o.recallFloor === undefined ? searchRecallFloor(input, chosen, { ...bias, fewest, precisionFloor: o.precisionFloor }, io) : undefined;
+    const recallFloor = o.recallFloor ?? (floorSearch?.floor as number);
     const withFloor = SWEEP_TAUS.map((tau) => {
-      const choice = chooseClassBias(input, tau, { classes: added, floor: recallFloor, step: BIAS_STEP, max: BIAS_MAX });
+      const choice = chooseClassBias(input, tau, { ...bias, floor: recallFloor });
       const names = Object.fromEntries(added.filter((c) => choice.bias[c] !== 0).map((c) => [heldOut.classNames[c] as string, choice.bias[c] as number]));
       return { ...choice, names };
     });
-    const result: ChoosePriorResult = { heldOut: { fraction: config.holdout, images: heldOut.count }, rows, chosen, recallFloor, withFloor };
+    const result: ChoosePriorResult = { heldOut: { fraction: config.holdout, images: heldOut.count }, rows, chosen, recallFloor, ...(floorSearch && { floorSearch: floorSearch.search }), withFloor };
     if (o.json) io.out(`${JSON.stringify(result, null, 1)}\n`);
     else io.out(formatSweep(result, heldOut.classNames.slice(10)));
     return result;
   } finally {
     loaded.model.dispose();
   }
+}
+
+/**
+ * The default recall floor at the chosen tau (chooseRecallFloor): from ADDED_RECALL_GOAL plus one
+ * standard error at the smallest added class's held-out count (`fewest`) up to plus MAX_MARGIN of
+ * them, one image of that class apart, while the held-out macro precision stays at or above
+ * `precisionFloor`. Warns when the class is too small for the margin to mean much, and when even
+ * the lowest floor costs too much precision.
+ */
+function searchRecallFloor(
+  input: Parameters<typeof chooseRecallFloor>[0],
+  tau: number,
+  opts: { classes: number[]; step: number; max: number; fewest: number; precisionFloor: number },
+  io: CommandIo,
+): { floor: number; search: NonNullable<ChoosePriorResult['floorSearch']> } {
+  const { fewest, precisionFloor } = opts;
+  const lowest = recallFloorWithMargin(ADDED_RECALL_GOAL, fewest);
+  const highest = recallFloorWithMargin(ADDED_RECALL_GOAL, fewest, MAX_MARGIN);
+  const found = chooseRecallFloor(input, tau, { ...opts, lowest, highest, floorStep: 1 / fewest });
+  if (fewest < FEW_HELD_OUT) {
+    io.err(`warning: an added class has only ${fewest} held-out images: the recall floor ${formatFixed(found.floor, 3)} (the goal plus a margin in standard errors) rests on too few to mean much; give --recall-floor, or train with a larger --holdout\n`);
+  }
+  if (!found.precisionKept) {
+    io.err(`warning: even the lowest recall floor, ${formatFixed(lowest, 3)}, brings the held-out macro precision below ${formatFixed(precisionFloor, 4)} (to ${formatFixed(found.report.precisionMacro, 4)}); it is chosen all the same\n`);
+  }
+  return { floor: found.floor, search: { lowest, highest, precisionFloor, tried: found.tried, precisionKept: found.precisionKept } };
 }
 
 /** The sweep as two tables (tau alone; tau with the class bias that reaches the floor), the chosen lines marked. */
@@ -135,8 +202,22 @@ function formatSweep(result: ChoosePriorResult, added: string[]): string {
     `held-out split: the last ${Math.round(result.heldOut.fraction * 1000) / 10}% of each class of the training set (${result.heldOut.images} images)\n` +
     `${['tau', ...head].join('  ')}\n${plain.join('\n')}\n` +
     `chosen: --logit-tau ${result.chosen}\n\n` +
+    formatFloorSearch(result.floorSearch, result.recallFloor) +
     `with the smallest class bias that lifts every added class to held-out recall ${formatFixed(result.recallFloor, 3)} (${BIAS_STEP}-nat steps):\n` +
     `${['tau', 'class bias', ...head].join('  ')}\n${floored.join('\n')}\n` +
     `chosen: --logit-tau ${result.chosen} --class-bias ${formatClassBias(floorChoice?.names)}${floorChoice?.reached ? '' : ' (the floor is not reached)'}\n`
+  );
+}
+
+/** The floors the default search tried (nothing under --recall-floor), and the one it kept. */
+function formatFloorSearch(search: ChoosePriorResult['floorSearch'], floor: number): string {
+  if (search === undefined) return '';
+  const f3 = (x: number): string => formatFixed(x, 3);
+  const lines = search.tried.map((t) => `${f3(t.floor)}  ${formatFixed(t.precisionMacro, 4)}  ${t.reached ? 'yes' : 'no'}${t.floor === floor ? '  <- chosen' : ''}`);
+  return (
+    `recall floor: from ${f3(search.lowest)} (the goal ${ADDED_RECALL_GOAL} plus one standard error) up to ${f3(search.highest)} (plus two of the held-out/test gap), ` +
+    `one image at a time, while the held-out macro precision stays at or above ${formatFixed(search.precisionFloor, 4)}, at the chosen tau:\n` +
+    `floor  P macro  reached\n${lines.join('\n')}\n` +
+    `${search.precisionKept ? '' : `(even the lowest floor brings the macro precision below ${formatFixed(search.precisionFloor, 4)})\n`}\n`
   );
 }

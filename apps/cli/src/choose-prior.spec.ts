@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadHoldoutSplit } from '@cifar-dist/data';
 import { defaultConfig, InProcessLink, runTraining, WorkerPool, type RunReport, type TrainConfig } from '@cifar-dist/training';
 import { useBackend } from './backend.js';
-import { ADDED_RECALL_GOAL, choosePriorCommand, SWEEP_TAUS } from './choose-prior-command.js';
+import { ADDED_RECALL_GOAL, choosePriorCommand, REFERENCE_MACRO_PRECISION, SWEEP_TAUS, type ChoosePriorResult } from './choose-prior-command.js';
 import { captureIo, makeTempDir, removeDir, SHARED_DATA_DIR } from './spec-helpers.js';
 
 let dir: string;
@@ -53,6 +53,31 @@ beforeAll(async () => {
 
 afterAll(async () => removeDir(dir));
 
+/**
+ * Checks a default floor search against its definition: floors one image of the smallest added
+ * class apart from the goal plus one standard error to plus 2 sqrt 2 of them, the last one kept
+ * whose bias reaches it at macro precision >= the bar, the search ending at the first that fails.
+ */
+function expectFloorSearch(result: ChoosePriorResult | null, fewest: number, precisionFloor: number): void {
+  const se = Math.sqrt((ADDED_RECALL_GOAL * (1 - ADDED_RECALL_GOAL)) / fewest);
+  const search = result?.floorSearch;
+  expect(search?.lowest).toBeCloseTo(ADDED_RECALL_GOAL + se, 12);
+  expect(search?.highest).toBeCloseTo(Math.min(1, ADDED_RECALL_GOAL + 2 * Math.SQRT2 * se), 12);
+  expect(search?.precisionFloor).toBe(precisionFloor);
+  const tried = search?.tried ?? [];
+  expect(tried.length).toBeGreaterThan(0);
+  for (const [k, t] of tried.entries()) expect(t.floor).toBeCloseTo((search?.lowest as number) + k / fewest, 12);
+  const ok = tried.map((t) => t.reached && t.precisionMacro >= precisionFloor);
+  // Every floor before the last tried passed; the last tried failed unless it was the highest.
+  expect(ok.slice(0, -1).every(Boolean)).toBe(true);
+  if (!ok.at(-1)) expect(result?.recallFloor).toBe(tried.length > 1 ? tried.at(-2)?.floor : search?.lowest);
+  else expect(result?.recallFloor).toBe(tried.at(-1)?.floor);
+  // The chosen tau's class bias is the one that search found: its precision is the one tried.
+  const atChosen = result?.withFloor.find((c) => c.tau === result.chosen);
+  expect(atChosen?.report.precisionMacro).toBe(tried.find((t) => t.floor === result?.recallFloor)?.precisionMacro);
+  expect(search?.precisionKept).toBe((atChosen?.report.precisionMacro as number) >= precisionFloor);
+}
+
 describe('recipe selection never reads the test files', () => {
   it('control: a normal run in that folder fails on the missing test file', async () => {
     await expect(runTraining({ config: config(trainOnly), pool: pool(1), out: path.join(dir, 'normal') })).rejects.toThrow(/test_batch\.bin/);
@@ -81,14 +106,19 @@ describe('recipe selection never reads the test files', () => {
     expect(atRunTau?.confusionMatrix).toEqual(test?.confusionMatrix);
     expect(atRunTau?.loss).toBeCloseTo(test?.loss as number, 4);
     expect(JSON.parse(io.stdout()).chosen).toBe(result?.chosen);
-    // The default floor: the goal plus one standard error at the smallest added class's held-out count.
-    const { heldOut } = await loadHoldoutSplit(trainOnly, 'finetune', {}, 0.2, { limit: 300 });
-    const fewest = Math.min(...[10, 11, 12, 13].map((c) => heldOut.labels.subarray(0, heldOut.count).filter((l) => l === c).length));
+    // The default floor: searched from the goal plus one standard error at the smallest added
+    // class's held-out count, under the reference's macro precision.
+    const fewest = await fewestHeldOut();
     // This small fixture holds out fewer than 30 images of some added class: the floor comes with a warning.
     expect(fewest).toBeGreaterThan(0);
     expect(fewest).toBeLessThan(30);
     expect(io.stderr()).toContain(`warning: an added class has only ${fewest} held-out images`);
-    expect(result?.recallFloor).toBeCloseTo(ADDED_RECALL_GOAL + Math.sqrt((ADDED_RECALL_GOAL * (1 - ADDED_RECALL_GOAL)) / fewest), 12);
+    expect(REFERENCE_MACRO_PRECISION).toBeCloseTo(0.7341, 4);
+    expectFloorSearch(result, fewest, REFERENCE_MACRO_PRECISION);
+    // One epoch on 240 images is far below that precision: the lowest floor, with a warning.
+    expect(result?.floorSearch?.precisionKept).toBe(false);
+    expect(result?.recallFloor).toBe(result?.floorSearch?.lowest);
+    expect(io.stderr()).toContain(`warning: even the lowest recall floor, ${(result?.floorSearch?.lowest as number).toFixed(3)}, brings the held-out macro precision below 0.7341`);
     // The class bias at each tau: on the 0.05-nat grid, each added class either at the floor or at the 3-nat ceiling.
     expect(result?.withFloor.map((c) => c.tau)).toEqual(SWEEP_TAUS);
     for (const choice of result?.withFloor ?? []) {
@@ -101,10 +131,28 @@ describe('recipe selection never reads the test files', () => {
     }
   });
 
+  it('choose-prior --precision-floor sets the bar of the default floor search; beside --recall-floor it is a usage error', async () => {
+    const io = captureIo();
+    const result = await choosePriorCommand(['node', 'choose-prior', '--run', run(), '--precision-floor', '0'], io);
+    expectFloorSearch(result, await fewestHeldOut(), 0);
+    expect(result?.floorSearch?.precisionKept).toBe(true);
+    expect(io.stderr()).not.toContain('warning: even the lowest recall floor');
+    expect(io.stdout()).toContain(`${(result?.recallFloor as number).toFixed(3)}  `);
+    expect(io.stdout()).toContain('<- chosen');
+    for (const bad of ['1.5', '-0.1']) {
+      await expect(choosePriorCommand(['node', 'choose-prior', '--run', run(), '--precision-floor', bad], captureIo())).rejects.toThrow(`expected a number from 0 to 1, got '${bad}'`);
+    }
+    await expect(choosePriorCommand(['node', 'choose-prior', '--run', run(), '--recall-floor', '0.7', '--precision-floor', '0.7'], captureIo())).rejects.toThrow(
+      "option '--precision-floor <precision>' cannot be used with option '--recall-floor <recall>'",
+    );
+  });
+
   it('choose-prior --recall-floor sets the held-out recall the class bias aims at; a value outside [0, 1] is a usage error', async () => {
     const io = captureIo();
     const result = await choosePriorCommand(['node', 'choose-prior', '--run', run(), '--recall-floor', '0.7'], io);
     expect(result?.recallFloor).toBe(0.7);
+    expect(result?.floorSearch).toBeUndefined();
+    expect(io.stdout()).not.toContain('recall floor: from');
     expect(io.stdout()).toContain('lifts every added class to held-out recall 0.700');
     expect(io.stderr()).not.toContain('warning');
     for (const choice of result?.withFloor ?? []) {
@@ -127,3 +175,9 @@ describe('recipe selection never reads the test files', () => {
     await expect(choosePriorCommand(['node', 'choose-prior', '--run', normal], io)).rejects.toThrow(/was not trained with --holdout/);
   });
 });
+
+/** Held-out images of the smallest added class in the fixture's split. */
+async function fewestHeldOut(): Promise<number> {
+  const { heldOut } = await loadHoldoutSplit(trainOnly, 'finetune', {}, 0.2, { limit: 300 });
+  return Math.min(...[10, 11, 12, 13].map((c) => heldOut.labels.subarray(0, heldOut.count).filter((l) => l === c).length));
+}

@@ -25,4 +25,16 @@ export * from './run-folder.js';
 export * from './frame-budget.js';
 export * from './duration.js';
 export { finetunePrior, logitAdjustment, classBiasVector, checkClassBias, formatClassBias } from './logit-adjust.js';
-export { sweepLogitTau, chooseLogitTau, chooseClassBias, heldOutReport, recallFloorWithMargin, type PriorSweepInput, type PriorSweepRow, type ClassBiasChoice } from './prior-sweep.js';
+export {
+  sweepLogitTau,
+  chooseLogitTau,
+  chooseClassBias,
+  chooseRecallFloor,
+  heldOutReport,
+  recallFloorWithMargin,
+  type PriorSweepInput,
+  type PriorSweepRow,
+  type ClassBiasChoice,
+  type RecallFloorChoice,
+  type RecallFloorTrial,
+} from './prior-sweep.js';

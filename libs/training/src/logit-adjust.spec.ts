@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultConfig, DEFAULT_CLASS_BIAS } from './config.js';
 import { checkClassBias, classBiasVector, finetunePrior, formatClassBias, logitAdjustment } from './logit-adjust.js';
 import { SHARED_DATA } from './test-support.js';
-import { chooseClassBias, chooseLogitTau, heldOutReport, recallFloorWithMargin, sweepLogitTau } from './prior-sweep.js';
+import { chooseClassBias, chooseLogitTau, chooseRecallFloor, heldOutReport, recallFloorWithMargin, sweepLogitTau } from './prior-sweep.js';
 
 /** Labels of a 3-class set: 10 of class 0, 10 of class 1, 1 of class 2. */
 const LABELS = Uint8Array.from([...new Array<number>(10).fill(0), ...new Array<number>(10).fill(1), 2]);
@@ -143,10 +143,74 @@ describe('recallFloorWithMargin', () => {
     expect(recallFloorWithMargin(0.9, 1)).toBe(1);
   });
 
-  it('refuses a goal outside [0, 1] and a count that is not a positive integer', () => {
+  it('takes the margin in standard errors: two of the held-out/test gap on 100 images -> 0.6 + 2 sqrt(2) 0.04899 = 0.73856', () => {
+    expect(recallFloorWithMargin(0.6, 100, 2 * Math.SQRT2)).toBeCloseTo(0.738564, 6);
+    expect(recallFloorWithMargin(0.6, 100, 0)).toBe(0.6);
+    expect(recallFloorWithMargin(0.5, 4, 3)).toBe(1);
+  });
+
+  it('refuses a goal outside [0, 1], a count that is not a positive integer and a negative margin', () => {
     expect(() => recallFloorWithMargin(1.2, 100)).toThrow(/recall goal must be in \[0, 1\], got 1.2/);
     expect(() => recallFloorWithMargin(0.6, 0)).toThrow(/positive integer, got 0/);
     expect(() => recallFloorWithMargin(0.6, 2.5)).toThrow(/positive integer, got 2.5/);
+    expect(() => recallFloorWithMargin(0.6, 100, -1)).toThrow(/margin must be >= 0 standard errors, got -1/);
+  });
+});
+
+describe('chooseRecallFloor', () => {
+  // Two classes, no adjustment at tau 0 (both seen once per epoch). Ten held-out images of the
+  // added class 1 lean to class 0 by 0.1 i - 0.025 nats (i = 1..10): a bias of 0.1 k nats gets k
+  // of them right. Two of the ten class-0 images lean to class 0 by only 0.325 and 0.725 nats:
+  // biases from 0.35 and 0.75 take them.
+  const margins1 = Array.from({ length: 10 }, (_, i) => -(0.1 * (i + 1) - 0.025));
+  const margins0 = [-0.325, -0.725, ...new Array<number>(8).fill(-5)];
+  const logits = Float32Array.from([...margins1, ...margins0].flatMap((m) => [0, m]));
+  const labels = Uint8Array.from([...new Array<number>(10).fill(1), ...new Array<number>(10).fill(0)]);
+  const input = { logits, labels, classNames: ['common', 'added'], trainLabels: Uint8Array.from([0, 1]), repeats: [1, 1], applied: null };
+  const search = { classes: [1], lowest: 0.15, highest: 0.55, floorStep: 0.1, step: 0.05, max: 3 };
+
+  it('keeps the highest floor, going up, whose bias leaves macro precision at the bar; the first to fail ends it', () => {
+    const choice = chooseRecallFloor(input, 0, { ...search, precisionFloor: 0.75 });
+    // floor 0.15: bias 0.2, P = (2/2 + 10/18) / 2; 0.25: bias 0.3, (3/3 + 10/17) / 2;
+    // 0.35: bias 0.4 takes a class-0 image, (4/5 + 9/15) / 2 = 0.7 < 0.75: the search ends there
+    // (0.45 would give (5/6 + 9/14) / 2 = 0.738, still below; it is not tried).
+    expect(choice.tried.map((t) => t.floor)).toEqual([0.15, 0.25, 0.35]);
+    expect(choice.tried[0]?.precisionMacro).toBeCloseTo(14 / 18, 12);
+    expect(choice.tried[1]?.precisionMacro).toBeCloseTo(27 / 34, 12);
+    expect(choice.tried[2]?.precisionMacro).toBeCloseTo(0.7, 12);
+    expect(choice.floor).toBe(0.25);
+    expect(choice.bias).toEqual([0, 0.3]);
+    expect(choice.report.perClass[1]?.recall).toBe(0.3);
+    expect(choice.precisionKept).toBe(true);
+  });
+
+  it('with no precision bar, goes up to the highest floor; a floor the bias cannot reach ends the search', () => {
+    const top = chooseRecallFloor(input, 0, { ...search, precisionFloor: 0 });
+    expect(top.floor).toBeCloseTo(0.55, 12);
+    expect(top.bias).toEqual([0, 0.6]);
+    expect(top.tried).toHaveLength(5);
+    const capped = chooseRecallFloor(input, 0, { ...search, precisionFloor: 0, max: 0.25 });
+    expect(capped.floor).toBe(0.15);
+    expect(capped.tried.map((t) => t.reached)).toEqual([true, false]);
+    // Not even the lowest reached: it is returned, and says so.
+    const short = chooseRecallFloor(input, 0, { ...search, precisionFloor: 0, max: 0.1 });
+    expect([short.floor, short.reached, short.precisionKept, short.tried.length]).toEqual([0.15, false, true, 1]);
+    expect(short.bias).toEqual([0, 0.1]);
+  });
+
+  it('returns the lowest floor, saying so, when even it costs too much precision', () => {
+    const choice = chooseRecallFloor(input, 0, { ...search, precisionFloor: 0.8 });
+    expect(choice.floor).toBe(0.15);
+    expect(choice.bias).toEqual([0, 0.2]);
+    expect(choice.precisionKept).toBe(false);
+    expect(choice.tried).toHaveLength(1);
+  });
+
+  it('refuses floors out of order or outside [0, 1], a step of 0 and a precision bar outside [0, 1]', () => {
+    expect(() => chooseRecallFloor(input, 0, { ...search, lowest: 0.6, precisionFloor: 0 })).toThrow(/0 <= lowest <= highest <= 1, got 0.6 and 0.55/);
+    expect(() => chooseRecallFloor(input, 0, { ...search, highest: 1.2, precisionFloor: 0 })).toThrow(/got 0.15 and 1.2/);
+    expect(() => chooseRecallFloor(input, 0, { ...search, floorStep: 0, precisionFloor: 0 })).toThrow(/floor step must be > 0, got 0/);
+    expect(() => chooseRecallFloor(input, 0, { ...search, precisionFloor: 1.5 })).toThrow(/precision floor must be in \[0, 1\], got 1.5/);
   });
 });
 

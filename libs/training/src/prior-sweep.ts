@@ -84,23 +84,27 @@ export function heldOutReport(input: Omit<PriorSweepInput, 'taus'>, tau: number,
 
 /**
  * The held-out recall to aim at, rather than `goal` itself, when a class's recall must reach
- * `goal` on another sample: the goal plus one standard error of a recall measured on `count`
- * images, `goal + sqrt(goal * (1 - goal) / count)` (the binomial proportion's standard error at
- * the goal). A bias chosen to reach the goal itself on the held-out images misses it on a test
- * sample about half the time. One standard error does not make a miss unlikely: the gap between a
- * held-out and a test recall on 100 images each has a standard error of sqrt(2) times 0.049, so a
- * class at 0.65 on held-out reaches 0.60 on such a test set with probability about 0.77 (normal
- * approximation). For goal 0.6 and the 100 held-out images of an added class: 0.649, i.e. 65 of
- * 100 images.
+ * `goal` on another sample: the goal plus `standardErrors` standard errors of a recall measured
+ * on `count` images, `goal + standardErrors * sqrt(goal * (1 - goal) / count)` (the binomial
+ * proportion's standard error at the goal), capped at 1. A bias chosen to reach the goal itself on
+ * the held-out images misses it on a test sample about half the time. One standard error does not
+ * make a miss unlikely: the gap between a held-out and a test recall on 100 images each has a
+ * standard error of sqrt(2) times 0.049, so a class at 0.65 on held-out reaches 0.60 on such a
+ * test set with probability about 0.77 (normal approximation); two standard errors of that gap
+ * (`standardErrors` = 2 sqrt 2) make it about 0.98. For goal 0.6 and the 100 held-out images of an
+ * added class: 0.649 with one standard error (65 of 100 images), 0.739 with 2 sqrt 2.
  *
  * @param goal recall in [0, 1]
  * @param count images of the class in the held-out split (a positive integer)
- * @throws RangeError on a goal outside [0, 1] or a count that is not a positive integer
+ * @param standardErrors the margin in standard errors (>= 0; default 1)
+ * @throws RangeError on a goal outside [0, 1], a count that is not a positive integer or a
+ *   negative margin
  */
-export function recallFloorWithMargin(goal: number, count: number): number {
+export function recallFloorWithMargin(goal: number, count: number, standardErrors = 1): number {
   if (!(goal >= 0 && goal <= 1)) throw new RangeError(`the recall goal must be in [0, 1], got ${goal}`);
   if (!(Number.isInteger(count) && count > 0)) throw new RangeError(`the held-out image count must be a positive integer, got ${count}`);
-  return Math.min(1, goal + Math.sqrt((goal * (1 - goal)) / count));
+  if (!(standardErrors >= 0)) throw new RangeError(`the margin must be >= 0 standard errors, got ${standardErrors}`);
+  return Math.min(1, goal + standardErrors * Math.sqrt((goal * (1 - goal)) / count));
 }
 
 /** What {@link chooseClassBias} found: the per-class logit bias and the held-out figures under it. */
@@ -146,6 +150,65 @@ export function chooseClassBias(
     if (raisable.length === 0) return { tau, bias: biasOf(), report, reached: below.length === 0 };
     for (const c of raisable) steps[c] = (steps[c] as number) + 1;
   }
+}
+
+/** One floor {@link chooseRecallFloor} tried: the class bias's held-out macro precision there. */
+export interface RecallFloorTrial {
+  floor: number;
+  precisionMacro: number;
+  /** Whether every listed class reached the floor within the bias search's max. */
+  reached: boolean;
+}
+
+/** What {@link chooseRecallFloor} chose: the floor, its class bias and figures, and every floor tried. */
+export interface RecallFloorChoice extends ClassBiasChoice {
+  floor: number;
+  tried: RecallFloorTrial[];
+  /**
+   * Whether the chosen floor's class bias keeps the held-out macro precision at or above
+   * `precisionFloor`: false only when `lowest` is chosen and even it does not.
+   */
+  precisionKept: boolean;
+}
+
+/**
+ * The recall floor with the widest margin that precision can pay for: tries the floors `lowest`,
+ * `lowest + floorStep`, ... up to `highest`, each with the class bias chooseClassBias picks at
+ * `tau`, and keeps the last one, going up, whose bias lifts every listed class to it while the
+ * held-out macro precision stays at or above `precisionFloor`. The first floor that fails either
+ * ends the search (a higher floor only raises the biases further). When `lowest` already fails,
+ * it is returned all the same: `reached` and precisionKept say how. The recipe's use: lowest the
+ * goal plus one standard error, highest plus two standard errors of the held-out/test gap
+ * (recallFloorWithMargin), step one image of the smallest class, precisionFloor the reference's
+ * test macro precision.
+ *
+ * @param opts lowest <= highest, both in [0, 1]; floorStep > 0; precisionFloor in [0, 1]; the
+ *   rest as chooseClassBias's
+ * @throws RangeError on bad arguments, and as chooseClassBias
+ */
+export function chooseRecallFloor(
+  input: Omit<PriorSweepInput, 'taus'>,
+  tau: number,
+  opts: { classes: readonly number[]; lowest: number; highest: number; floorStep: number; precisionFloor: number; step: number; max: number },
+): RecallFloorChoice {
+  const { lowest, highest, floorStep, precisionFloor } = opts;
+  if (!(lowest >= 0 && lowest <= highest && highest <= 1)) throw new RangeError(`the floors tried must satisfy 0 <= lowest <= highest <= 1, got ${lowest} and ${highest}`);
+  if (!(floorStep > 0)) throw new RangeError(`the floor step must be > 0, got ${floorStep}`);
+  if (!(precisionFloor >= 0 && precisionFloor <= 1)) throw new RangeError(`the precision floor must be in [0, 1], got ${precisionFloor}`);
+  const tried: RecallFloorTrial[] = [];
+  let kept: (ClassBiasChoice & { floor: number }) | undefined;
+  let first: (ClassBiasChoice & { floor: number }) | undefined;
+  for (let k = 0; ; k++) {
+    const floor = lowest + k * floorStep;
+    if (floor > highest + 1e-12) break;
+    const choice = { ...chooseClassBias(input, tau, { classes: opts.classes, floor, step: opts.step, max: opts.max }), floor };
+    first ??= choice;
+    tried.push({ floor, precisionMacro: choice.report.precisionMacro, reached: choice.reached });
+    if (!choice.reached || choice.report.precisionMacro < precisionFloor) break;
+    kept = choice;
+  }
+  const chosen = kept ?? (first as ClassBiasChoice & { floor: number });
+  return { ...chosen, tried, precisionKept: chosen.report.precisionMacro >= precisionFloor };
 }
 
 /**
