@@ -9,6 +9,7 @@ import {
   chooseRecallFloor,
   finetunePrior,
   formatClassBias,
+  recallFloorGrid,
   recallFloorWithMargin,
   REFERENCE,
   sweepLogitTau,
@@ -74,11 +75,11 @@ export interface ChoosePriorResult {
   recallFloor: number;
   /**
    * Without --recall-floor, how recallFloor was chosen at the chosen tau (chooseRecallFloor):
-   * floors from ADDED_RECALL_GOAL plus one standard error at the smallest added class's held-out
-   * count (lowest) up to plus MAX_MARGIN of them (highest), one image of that class apart, while
-   * the held-out macro precision stays at or above precisionFloor.
+   * the floors k / images (recallFloorGrid; images: the smallest added class's held-out count)
+   * from ADDED_RECALL_GOAL plus one standard error there (lowest) up to plus MAX_MARGIN of them
+   * (highest), tried while the held-out macro precision stays at or above precisionFloor.
    */
-  floorSearch?: { lowest: number; highest: number; precisionFloor: number; tried: RecallFloorTrial[]; precisionKept: boolean };
+  floorSearch?: { lowest: number; highest: number; images: number; floors: number[]; precisionFloor: number; tried: RecallFloorTrial[]; precisionKept: boolean };
   /**
    * At each tau: the added classes' logit bias that lifts each to recallFloor (by name). The
    * recipe takes the one at the chosen tau: below about 0.5 the bias makes the taus alike.
@@ -109,7 +110,7 @@ export async function choosePriorCommand(argv: readonly string[], io: CommandIo)
     .option('--json', 'print the sweep as JSON')
     .option('--recall-floor <recall>', `held-out recall the class bias lifts every added class to (default: the widest margin over ${ADDED_RECALL_GOAL}, from one standard error on the held-out images to two of the held-out/test gap, that keeps --precision-floor)`, unitInterval)
     .addOption(
-      new Option('--precision-floor <precision>', 'held-out macro precision the default recall floor must keep (default: the reference\'s test macro precision)')
+      new Option('--precision-floor <precision>', "held-out macro precision the default recall floor must keep (the default is the reference's test macro precision)")
         .argParser(unitInterval)
         .default(REFERENCE_MACRO_PRECISION, formatFixed(REFERENCE_MACRO_PRECISION, 4))
         .conflicts('recallFloor'),
@@ -159,11 +160,11 @@ export async function choosePriorCommand(argv: readonly string[], io: CommandIo)
 }
 
 /**
- * The default recall floor at the chosen tau (chooseRecallFloor): from ADDED_RECALL_GOAL plus one
- * standard error at the smallest added class's held-out count (`fewest`) up to plus MAX_MARGIN of
- * them, one image of that class apart, while the held-out macro precision stays at or above
- * `precisionFloor`. Warns when the class is too small for the margin to mean much, and when even
- * the lowest floor costs too much precision.
+ * The default recall floor at the chosen tau (chooseRecallFloor): the floors k / fewest
+ * (recallFloorGrid) from ADDED_RECALL_GOAL plus one standard error at the smallest added class's
+ * held-out count (`fewest`) up to plus MAX_MARGIN of them, while the held-out macro precision
+ * stays at or above `precisionFloor`. Warns when that class is too small for the margin to mean
+ * much, and when even the lowest floor is out of reach or costs too much precision.
  */
 function searchRecallFloor(
   input: Parameters<typeof chooseRecallFloor>[0],
@@ -174,14 +175,19 @@ function searchRecallFloor(
   const { fewest, precisionFloor } = opts;
   const lowest = recallFloorWithMargin(ADDED_RECALL_GOAL, fewest);
   const highest = recallFloorWithMargin(ADDED_RECALL_GOAL, fewest, MAX_MARGIN);
-  const found = chooseRecallFloor(input, tau, { ...opts, lowest, highest, floorStep: 1 / fewest });
+  const floors = recallFloorGrid(lowest, highest, fewest);
+  const found = chooseRecallFloor(input, tau, { ...opts, floors });
+  const f3 = (x: number): string => formatFixed(x, 3);
   if (fewest < FEW_HELD_OUT) {
-    io.err(`warning: an added class has only ${fewest} held-out images: the recall floor ${formatFixed(found.floor, 3)} (the goal plus a margin in standard errors) rests on too few to mean much; give --recall-floor, or train with a larger --holdout\n`);
+    io.err(`warning: an added class has only ${fewest} held-out images: the recall floor ${f3(found.floor)} (the goal plus a margin in standard errors) rests on too few to mean much; give --recall-floor, or train with a larger --holdout\n`);
+  }
+  if (!found.reached) {
+    io.err(`warning: even the lowest recall floor, ${f3(found.floor)}, is out of reach of a class bias up to ${BIAS_MAX} nats; it is kept all the same\n`);
   }
   if (!found.precisionKept) {
-    io.err(`warning: even the lowest recall floor, ${formatFixed(lowest, 3)}, brings the held-out macro precision below ${formatFixed(precisionFloor, 4)} (to ${formatFixed(found.report.precisionMacro, 4)}); it is chosen all the same\n`);
+    io.err(`warning: even the lowest recall floor, ${f3(found.floor)}, brings the held-out macro precision below ${formatFixed(precisionFloor, 4)} (to ${formatFixed(found.report.precisionMacro, 4)}); it is kept all the same\n`);
   }
-  return { floor: found.floor, search: { lowest, highest, precisionFloor, tried: found.tried, precisionKept: found.precisionKept } };
+  return { floor: found.floor, search: { lowest, highest, images: fewest, floors, precisionFloor, tried: found.tried, precisionKept: found.precisionKept } };
 }
 
 /** The sweep as two tables (tau alone; tau with the class bias that reaches the floor), the chosen lines marked. */
@@ -213,10 +219,13 @@ function formatSweep(result: ChoosePriorResult, added: string[]): string {
 function formatFloorSearch(search: ChoosePriorResult['floorSearch'], floor: number): string {
   if (search === undefined) return '';
   const f3 = (x: number): string => formatFixed(x, 3);
+  const n = search.images;
+  const bound = (f: number | undefined): string => `${f3(f ?? NaN)} (${Math.round((f ?? NaN) * n)} of ${n} images`;
   const lines = search.tried.map((t) => `${f3(t.floor)}  ${formatFixed(t.precisionMacro, 4)}  ${t.reached ? 'yes' : 'no'}${t.floor === floor ? '  <- chosen' : ''}`);
   return (
-    `recall floor: from ${f3(search.lowest)} (the goal ${ADDED_RECALL_GOAL} plus one standard error) up to ${f3(search.highest)} (plus two of the held-out/test gap), ` +
-    `one image at a time, while the held-out macro precision stays at or above ${formatFixed(search.precisionFloor, 4)}, at the chosen tau:\n` +
+    `recall floor, at the chosen tau: from ${bound(search.floors[0])}: the goal ${ADDED_RECALL_GOAL} plus one standard error, ${f3(search.lowest)}) ` +
+    `up to ${bound(search.floors.at(-1))}: plus two standard errors of the held-out/test gap, ${f3(search.highest)}), one image at a time, ` +
+    `until the class bias misses the floor or brings the held-out macro precision below ${formatFixed(search.precisionFloor, 4)}:\n` +
     `floor  P macro  reached\n${lines.join('\n')}\n` +
     `${search.precisionKept ? '' : `(even the lowest floor brings the macro precision below ${formatFixed(search.precisionFloor, 4)})\n`}\n`
   );

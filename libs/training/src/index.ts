@@ -30,6 +30,7 @@ export {
   chooseLogitTau,
   chooseClassBias,
   chooseRecallFloor,
+  recallFloorGrid,
   heldOutReport,
   recallFloorWithMargin,
   type PriorSweepInput,

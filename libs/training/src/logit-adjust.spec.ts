@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultConfig, DEFAULT_CLASS_BIAS } from './config.js';
 import { checkClassBias, classBiasVector, finetunePrior, formatClassBias, logitAdjustment } from './logit-adjust.js';
 import { SHARED_DATA } from './test-support.js';
-import { chooseClassBias, chooseLogitTau, chooseRecallFloor, heldOutReport, recallFloorWithMargin, sweepLogitTau } from './prior-sweep.js';
+import { chooseClassBias, chooseLogitTau, chooseRecallFloor, heldOutReport, recallFloorGrid, recallFloorWithMargin, sweepLogitTau } from './prior-sweep.js';
 
 /** Labels of a 3-class set: 10 of class 0, 10 of class 1, 1 of class 2. */
 const LABELS = Uint8Array.from([...new Array<number>(10).fill(0), ...new Array<number>(10).fill(1), 2]);
@@ -167,7 +167,7 @@ describe('chooseRecallFloor', () => {
   const logits = Float32Array.from([...margins1, ...margins0].flatMap((m) => [0, m]));
   const labels = Uint8Array.from([...new Array<number>(10).fill(1), ...new Array<number>(10).fill(0)]);
   const input = { logits, labels, classNames: ['common', 'added'], trainLabels: Uint8Array.from([0, 1]), repeats: [1, 1], applied: null };
-  const search = { classes: [1], lowest: 0.15, highest: 0.55, floorStep: 0.1, step: 0.05, max: 3 };
+  const search = { classes: [1], floors: [0.15, 0.25, 0.35, 0.45, 0.55], step: 0.05, max: 3 };
 
   it('keeps the highest floor, going up, whose bias leaves macro precision at the bar; the first to fail ends it', () => {
     const choice = chooseRecallFloor(input, 0, { ...search, precisionFloor: 0.75 });
@@ -186,7 +186,7 @@ describe('chooseRecallFloor', () => {
 
   it('with no precision bar, goes up to the highest floor; a floor the bias cannot reach ends the search', () => {
     const top = chooseRecallFloor(input, 0, { ...search, precisionFloor: 0 });
-    expect(top.floor).toBeCloseTo(0.55, 12);
+    expect(top.floor).toBe(0.55);
     expect(top.bias).toEqual([0, 0.6]);
     expect(top.tried).toHaveLength(5);
     const capped = chooseRecallFloor(input, 0, { ...search, precisionFloor: 0, max: 0.25 });
@@ -206,11 +206,37 @@ describe('chooseRecallFloor', () => {
     expect(choice.tried).toHaveLength(1);
   });
 
-  it('refuses floors out of order or outside [0, 1], a step of 0 and a precision bar outside [0, 1]', () => {
-    expect(() => chooseRecallFloor(input, 0, { ...search, lowest: 0.6, precisionFloor: 0 })).toThrow(/0 <= lowest <= highest <= 1, got 0.6 and 0.55/);
-    expect(() => chooseRecallFloor(input, 0, { ...search, highest: 1.2, precisionFloor: 0 })).toThrow(/got 0.15 and 1.2/);
-    expect(() => chooseRecallFloor(input, 0, { ...search, floorStep: 0, precisionFloor: 0 })).toThrow(/floor step must be > 0, got 0/);
+  it('refuses no floors, floors that do not rise or leave [0, 1], and a precision bar outside [0, 1]', () => {
+    expect(() => chooseRecallFloor(input, 0, { ...search, floors: [], precisionFloor: 0 })).toThrow('no recall floor to try');
+    expect(() => chooseRecallFloor(input, 0, { ...search, floors: [0.3, 0.3], precisionFloor: 0 })).toThrow('the recall floors must rise within [0, 1], got 0.3, 0.3');
+    expect(() => chooseRecallFloor(input, 0, { ...search, floors: [0.5, 1.2], precisionFloor: 0 })).toThrow('got 0.5, 1.2');
     expect(() => chooseRecallFloor(input, 0, { ...search, precisionFloor: 1.5 })).toThrow(/precision floor must be in \[0, 1\], got 1.5/);
+  });
+});
+
+describe('recallFloorGrid', () => {
+  it('on 100 images, one SE (0.649) to two SE of the gap (0.739): 0.65, 0.66, ..., 0.74, both ends covered', () => {
+    const grid = recallFloorGrid(recallFloorWithMargin(0.6, 100), recallFloorWithMargin(0.6, 100, 2 * Math.SQRT2), 100);
+    expect(grid).toEqual([65, 66, 67, 68, 69, 70, 71, 72, 73, 74].map((k) => k / 100));
+    // each floor is exactly what a recall of k of 100 images computes to
+    expect(grid[3]).toBe(68 / 100);
+  });
+
+  it('keeps a bound that is a whole image count up to rounding: 0.6 + sqrt(0.24 / 150) = 0.64 = 96 / 150', () => {
+    const lowest = recallFloorWithMargin(0.6, 150);
+    expect(lowest).toBeCloseTo(0.64, 12);
+    const grid = recallFloorGrid(lowest, recallFloorWithMargin(0.6, 150, 2 * Math.SQRT2), 150);
+    expect(grid[0]).toBe(96 / 150);
+    // 0.6 + 2 sqrt(2) 0.04 = 0.7131: 106.97 images, so 107
+    expect(grid.at(-1)).toBe(107 / 150);
+    expect(grid).toHaveLength(12);
+    expect(recallFloorGrid(1, 1, 7)).toEqual([1]);
+  });
+
+  it('refuses bounds out of order or outside [0, 1] and a count that is not a positive integer', () => {
+    expect(() => recallFloorGrid(0.7, 0.6, 100)).toThrow(/0 <= lowest <= highest <= 1, got 0.7 and 0.6/);
+    expect(() => recallFloorGrid(0.6, 1.1, 100)).toThrow(/got 0.6 and 1.1/);
+    expect(() => recallFloorGrid(0.6, 0.7, 0)).toThrow(/positive integer, got 0/);
   });
 });
 

@@ -172,35 +172,36 @@ export interface RecallFloorChoice extends ClassBiasChoice {
 }
 
 /**
- * The recall floor with the widest margin that precision can pay for: tries the floors `lowest`,
- * `lowest + floorStep`, ... up to `highest`, each with the class bias chooseClassBias picks at
- * `tau`, and keeps the last one, going up, whose bias lifts every listed class to it while the
- * held-out macro precision stays at or above `precisionFloor`. The first floor that fails either
- * ends the search (a higher floor only raises the biases further). When `lowest` already fails,
- * it is returned all the same: `reached` and precisionKept say how. The recipe's use: lowest the
- * goal plus one standard error, highest plus two standard errors of the held-out/test gap
- * (recallFloorWithMargin), step one image of the smallest class, precisionFloor the reference's
- * test macro precision.
+ * The recall floor with the widest margin that precision can pay for: tries `floors` in
+ * ascending order, each with the class bias chooseClassBias picks at `tau`, and keeps the last
+ * one, going up, whose bias lifts every listed class to it while the held-out macro precision
+ * stays at or above `precisionFloor`. The first floor that fails either ends the search: it does
+ * not look past a failure (macro precision usually falls as the floor rises, but need not
+ * strictly). When the first floor already fails, it is returned all the same: `reached` and
+ * precisionKept say how. The recipe's use (choose-prior): the floors are k / n for the image
+ * counts k of the smallest added class (n held-out images) from the goal plus one standard error
+ * up to plus two standard errors of the held-out/test gap (recallFloorWithMargin), and
+ * precisionFloor the reference's test macro precision.
  *
- * @param opts lowest <= highest, both in [0, 1]; floorStep > 0; precisionFloor in [0, 1]; the
- *   rest as chooseClassBias's
+ * @param opts floors non-empty, ascending, each in [0, 1]; precisionFloor in [0, 1]; the rest as
+ *   chooseClassBias's
  * @throws RangeError on bad arguments, and as chooseClassBias
  */
 export function chooseRecallFloor(
   input: Omit<PriorSweepInput, 'taus'>,
   tau: number,
-  opts: { classes: readonly number[]; lowest: number; highest: number; floorStep: number; precisionFloor: number; step: number; max: number },
+  opts: { classes: readonly number[]; floors: readonly number[]; precisionFloor: number; step: number; max: number },
 ): RecallFloorChoice {
-  const { lowest, highest, floorStep, precisionFloor } = opts;
-  if (!(lowest >= 0 && lowest <= highest && highest <= 1)) throw new RangeError(`the floors tried must satisfy 0 <= lowest <= highest <= 1, got ${lowest} and ${highest}`);
-  if (!(floorStep > 0)) throw new RangeError(`the floor step must be > 0, got ${floorStep}`);
+  const { floors, precisionFloor } = opts;
+  if (floors.length === 0) throw new RangeError('no recall floor to try');
+  floors.forEach((f, i) => {
+    if (!(f >= 0 && f <= 1) || (i > 0 && !(f > (floors[i - 1] as number)))) throw new RangeError(`the recall floors must rise within [0, 1], got ${floors.join(', ')}`);
+  });
   if (!(precisionFloor >= 0 && precisionFloor <= 1)) throw new RangeError(`the precision floor must be in [0, 1], got ${precisionFloor}`);
   const tried: RecallFloorTrial[] = [];
   let kept: (ClassBiasChoice & { floor: number }) | undefined;
   let first: (ClassBiasChoice & { floor: number }) | undefined;
-  for (let k = 0; ; k++) {
-    const floor = lowest + k * floorStep;
-    if (floor > highest + 1e-12) break;
+  for (const floor of floors) {
     const choice = { ...chooseClassBias(input, tau, { classes: opts.classes, floor, step: opts.step, max: opts.max }), floor };
     first ??= choice;
     tried.push({ floor, precisionMacro: choice.report.precisionMacro, reached: choice.reached });
@@ -209,6 +210,27 @@ export function chooseRecallFloor(
   }
   const chosen = kept ?? (first as ClassBiasChoice & { floor: number });
   return { ...chosen, tried, precisionKept: chosen.report.precisionMacro >= precisionFloor };
+}
+
+/**
+ * The recall floors a class of `count` held-out images can tell apart between `lowest` and
+ * `highest`: k / count for every image count k from the smallest whose recall reaches `lowest`
+ * to the smallest whose recall reaches `highest` (so `highest` itself is covered: on 100 images,
+ * 0.649 to 0.739 gives 0.65, 0.66, ..., 0.74). A recall tp / count then compares exactly with
+ * each floor (the same division), and no floor falls between two recalls.
+ *
+ * @param lowest recall in [0, 1], at most `highest` (also in [0, 1])
+ * @param count a positive integer
+ * @throws RangeError on bad arguments
+ */
+export function recallFloorGrid(lowest: number, highest: number, count: number): number[] {
+  if (!(lowest >= 0 && lowest <= highest && highest <= 1)) throw new RangeError(`the floors must satisfy 0 <= lowest <= highest <= 1, got ${lowest} and ${highest}`);
+  if (!(Number.isInteger(count) && count > 0)) throw new RangeError(`the held-out image count must be a positive integer, got ${count}`);
+  // The tolerance keeps a bound that is k / count up to rounding (0.64 on 150 images) at k.
+  const images = (recall: number): number => Math.ceil(recall * count - 1e-9);
+  const grid: number[] = [];
+  for (let k = images(lowest); k <= images(highest); k++) grid.push(k / count);
+  return grid;
 }
 
 /**
