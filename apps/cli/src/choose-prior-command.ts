@@ -53,6 +53,9 @@ const MAX_MARGIN = 2 * Math.SQRT2;
  */
 export const REFERENCE_MACRO_PRECISION = REFERENCE.finetune.test.report.precisionMacro;
 
+/** A recall floor as printed. */
+const f3 = (x: number): string => formatFixed(x, 3);
+
 /** Below this many held-out images of an added class the default floor's margin is a warning's matter. */
 const FEW_HELD_OUT = 30;
 
@@ -146,7 +149,8 @@ export async function choosePriorCommand(argv: readonly string[], io: CommandIo)
     const floorSearch = o.recallFloor === undefined ? searchRecallFloor(input, chosen, { ...bias, fewest, precisionFloor: o.precisionFloor }, io) : undefined;
     const recallFloor = o.recallFloor ?? (floorSearch?.floor as number);
     const withFloor = SWEEP_TAUS.map((tau) => {
-      const choice = chooseClassBias(input, tau, { ...bias, floor: recallFloor });
+      // At the chosen tau the floor search already found this bias.
+      const choice = tau === chosen && floorSearch ? floorSearch.choice : chooseClassBias(input, tau, { ...bias, floor: recallFloor });
       const names = Object.fromEntries(added.filter((c) => choice.bias[c] !== 0).map((c) => [heldOut.classNames[c] as string, choice.bias[c] as number]));
       return { ...choice, names };
     });
@@ -171,13 +175,12 @@ function searchRecallFloor(
   tau: number,
   opts: { classes: number[]; step: number; max: number; fewest: number; precisionFloor: number },
   io: CommandIo,
-): { floor: number; search: NonNullable<ChoosePriorResult['floorSearch']> } {
+): { floor: number; choice: ClassBiasChoice; search: NonNullable<ChoosePriorResult['floorSearch']> } {
   const { fewest, precisionFloor } = opts;
   const lowest = recallFloorWithMargin(ADDED_RECALL_GOAL, fewest);
   const highest = recallFloorWithMargin(ADDED_RECALL_GOAL, fewest, MAX_MARGIN);
   const floors = recallFloorGrid(lowest, highest, fewest);
   const found = chooseRecallFloor(input, tau, { ...opts, floors });
-  const f3 = (x: number): string => formatFixed(x, 3);
   if (fewest < FEW_HELD_OUT) {
     io.err(`warning: an added class has only ${fewest} held-out images: the recall floor ${f3(found.floor)} (the goal plus a margin in standard errors) rests on too few to mean much; give --recall-floor, or train with a larger --holdout\n`);
   }
@@ -187,7 +190,8 @@ function searchRecallFloor(
   if (!found.precisionKept) {
     io.err(`warning: even the lowest recall floor, ${f3(found.floor)}, brings the held-out macro precision below ${formatFixed(precisionFloor, 4)} (to ${formatFixed(found.report.precisionMacro, 4)}); it is kept all the same\n`);
   }
-  return { floor: found.floor, search: { lowest, highest, images: fewest, floors, precisionFloor, tried: found.tried, precisionKept: found.precisionKept } };
+  const { floor, tried, precisionKept, ...choice } = found;
+  return { floor, choice, search: { lowest, highest, images: fewest, floors, precisionFloor, tried, precisionKept } };
 }
 
 /** The sweep as two tables (tau alone; tau with the class bias that reaches the floor), the chosen lines marked. */
@@ -218,7 +222,6 @@ function formatSweep(result: ChoosePriorResult, added: string[]): string {
 /** The floors the default search tried (nothing under --recall-floor), and the one it kept. */
 function formatFloorSearch(search: ChoosePriorResult['floorSearch'], floor: number): string {
   if (search === undefined) return '';
-  const f3 = (x: number): string => formatFixed(x, 3);
   const n = search.images;
   const bound = (f: number | undefined): string => `${f3(f ?? NaN)} (${Math.round((f ?? NaN) * n)} of ${n} images`;
   const lines = search.tried.map((t) => `${f3(t.floor)}  ${formatFixed(t.precisionMacro, 4)}  ${t.reached ? 'yes' : 'no'}${t.floor === floor ? '  <- chosen' : ''}`);

@@ -163,7 +163,7 @@ describe('recipe selection never reads the test files', () => {
     const result = await choosePriorCommand(['node', 'choose-prior', '--run', run(), '--recall-floor', '0.7'], io);
     expect(result?.recallFloor).toBe(0.7);
     expect(result?.floorSearch).toBeUndefined();
-    expect(io.stdout()).not.toContain('recall floor: from');
+    expect(io.stdout()).not.toContain('recall floor, at the chosen tau');
     expect(io.stdout()).toContain('lifts every added class to held-out recall 0.700');
     expect(io.stderr()).not.toContain('warning');
     for (const choice of result?.withFloor ?? []) {
